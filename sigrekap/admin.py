@@ -1,0 +1,146 @@
+"""Sysadmin pages: users and the office settings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from . import accounts, db
+from .auth import role_required
+from .errors import UserError
+from .models import ROLE_LABELS, ROLES
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _user_form() -> dict[str, str]:
+    fields = ("name", "role", "nip", "title")
+    return {name: request.form.get(name, "") for name in fields}
+
+
+@bp.route("/pengguna")
+@role_required("sysadmin")
+def users():  # type: ignore[no-untyped-def]
+    """List the users."""
+    return render_template(
+        "admin/users.html",
+        users=accounts.list_users(db.session()),
+        role_labels=ROLE_LABELS,
+    )
+
+
+@bp.route("/pengguna/baru", methods=["GET", "POST"])
+@role_required("sysadmin")
+def create_user():  # type: ignore[no-untyped-def]
+    """Create a user."""
+    form = {"username": "", "name": "", "role": "admin", "nip": "", "title": ""}
+    error = None
+    if request.method == "POST":
+        form = {"username": request.form.get("username", ""), **_user_form()}
+        try:
+            user = accounts.create_user(
+                db.session(),
+                current_user,
+                password=request.form.get("password", ""),
+                **form,
+            )
+        except UserError as exc:
+            error = exc.message
+        else:
+            flash(f"Pengguna {user.username} dibuat.", "success")
+            return redirect(url_for("admin.users"))
+    return render_template(
+        "admin/user_form.html", form=form, error=error, roles=ROLES,
+        role_labels=ROLE_LABELS, user=None,
+    ), (422 if error else 200)
+
+
+@bp.route("/pengguna/<int:user_id>", methods=["GET", "POST"])
+@role_required("sysadmin")
+def edit_user(user_id: int):  # type: ignore[no-untyped-def]
+    """Edit a user's profile, role and active flag."""
+    session = db.session()
+    user = accounts.get_user(session, user_id)
+    form = {
+        "username": user.username,
+        "name": user.name,
+        "role": user.role,
+        "nip": user.nip or "",
+        "title": user.title,
+        "is_active": user.is_active,
+    }
+    error = None
+    if request.method == "POST":
+        form.update(_user_form())
+        form["is_active"] = request.form.get("is_active") == "1"
+        try:
+            accounts.update_user(
+                session,
+                current_user,
+                user_id,
+                name=form["name"],
+                role=form["role"],
+                nip=form["nip"],
+                title=form["title"],
+                is_active=bool(form["is_active"]),
+            )
+        except UserError as exc:
+            session.rollback()
+            error = exc.message
+        else:
+            flash(f"Data pengguna {user.username} disimpan.", "success")
+            return redirect(url_for("admin.users"))
+    return render_template(
+        "admin/user_form.html", form=form, error=error, roles=ROLES,
+        role_labels=ROLE_LABELS, user=user,
+    ), (422 if error else 200)
+
+
+@bp.route("/pengguna/<int:user_id>/kata-sandi", methods=["POST"])
+@role_required("sysadmin")
+def reset_password(user_id: int):  # type: ignore[no-untyped-def]
+    """Set a new password for a user."""
+    user = accounts.reset_password(
+        db.session(), current_user, user_id, request.form.get("password", "")
+    )
+    flash(f"Kata sandi {user.username} diganti; sesi lamanya berakhir.", "success")
+    return redirect(url_for("admin.edit_user", user_id=user_id))
+
+
+@bp.route("/kantor", methods=["GET", "POST"])
+@role_required("sysadmin")
+def office():  # type: ignore[no-untyped-def]
+    """Edit the office profile printed on recaps."""
+    session = db.session()
+    setting = accounts.get_office(session)
+    error = None
+    if request.method == "POST":
+        logo = request.files.get("logo")
+        logo_bytes = logo.read(accounts.MAX_LOGO_BYTES + 1) if logo and logo.filename else None
+        try:
+            threshold = int(request.form.get("open_threshold_days", "0"))
+        except ValueError:
+            threshold = 0
+        try:
+            accounts.update_office(
+                session,
+                current_user,
+                name=request.form.get("name", ""),
+                letterhead=request.form.get("letterhead", ""),
+                address=request.form.get("address", ""),
+                city=request.form.get("city", ""),
+                number_format=request.form.get("number_format", ""),
+                open_threshold_days=threshold,
+                is_reporter_identity_stored=request.form.get("store_identity") == "1",
+                logo_png=logo_bytes,
+                remove_logo=request.form.get("remove_logo") == "1",
+            )
+        except UserError as exc:
+            session.rollback()
+            error = exc.message
+        else:
+            flash("Pengaturan kantor disimpan.", "success")
+            return redirect(url_for("admin.office"))
+    return render_template("admin/office.html", office=setting, error=error), (
+        422 if error else 200
+    )

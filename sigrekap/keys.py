@@ -1,0 +1,279 @@
+"""Office PKI files and approvers' signing keys: creation, unlocking, revocation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.sign.signers import SimpleSigner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import pki
+from .errors import ConflictError, PermissionDeniedError, UserError
+from .models import SigningKey, User, utcnow
+
+logger = logging.getLogger(__name__)
+
+SIGNING_ROLES = ("kasi", "kabid", "kadis")
+MAX_FAILED_ATTEMPTS = 5
+LOCKOUT = dt.timedelta(minutes=15)
+CA_CERT_FILENAME = "sigrekap-ca.pem"
+
+
+@dataclass(frozen=True)
+class OfficePKI:
+    """The per-deployment CA and the system keys it issued."""
+
+    ca: pki.CertifiedKey
+    seal: pki.CertifiedKey
+    tsa: pki.CertifiedKey
+    secret: bytes
+
+    @property
+    def ca_certificate(self) -> x509.Certificate:
+        return self.ca.certificate
+
+
+_cache: dict[str, OfficePKI] = {}
+_cache_lock = threading.Lock()
+
+
+def _pki_dir(instance: Path) -> Path:
+    return Path(instance) / "pki"
+
+
+def _server_secret(instance: Path) -> bytes:
+    """Return the key-encryption secret of this deployment, creating it once."""
+    path = _pki_dir(instance) / "secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+def ensure_office_pki(instance: Path, certs_dir: Path, office_name: str) -> OfficePKI:
+    """Create the office CA, seal and TSA keys unless they exist.
+
+    Private keys stay in the instance folder, encrypted under a server-side
+    secret; only the CA certificate is written to ``certs_dir``.
+    """
+    folder = _pki_dir(instance)
+    secret = _server_secret(instance)
+    paths = {name: folder / f"{name}.pem" for name in ("ca", "seal", "tsa")}
+    if not paths["ca"].exists():
+        ca = pki.create_ca(office_name)
+        pki.save_certified_key(paths["ca"], ca, secret)
+        pki.save_certified_key(
+            paths["seal"], pki.issue_seal_certificate(ca, office=office_name), secret
+        )
+        pki.save_certified_key(
+            paths["tsa"], pki.issue_tsa_certificate(ca, office=office_name), secret
+        )
+        logger.info("Created the office CA, seal and TSA keys in %s", folder)
+    office_pki = load_office_pki(instance)
+    certs = Path(certs_dir)
+    certs.mkdir(parents=True, exist_ok=True)
+    (certs / CA_CERT_FILENAME).write_bytes(office_pki.ca.certificate_pem())
+    return office_pki
+
+
+def load_office_pki(instance: Path) -> OfficePKI:
+    """Load (once per process) the office PKI created by ensure_office_pki."""
+    key = str(Path(instance).resolve())
+    with _cache_lock:
+        if key not in _cache:
+            folder = _pki_dir(instance)
+            if not (folder / "ca.pem").exists():
+                raise UserError(
+                    "Infrastruktur kunci kantor belum dibuat. Jalankan `make setup`."
+                )
+            secret = _server_secret(instance)
+            _cache[key] = OfficePKI(
+                ca=pki.load_certified_key(folder / "ca.pem", secret),
+                seal=pki.load_certified_key(folder / "seal.pem", secret),
+                tsa=pki.load_certified_key(folder / "tsa.pem", secret),
+                secret=secret,
+            )
+        return _cache[key]
+
+
+def trust_roots(certs_dir: Path) -> list[x509.Certificate]:
+    """Return every certificate in the PEM files of ``certs_dir``."""
+    roots: list[x509.Certificate] = []
+    for path in sorted(Path(certs_dir).glob("*.pem")):
+        roots.extend(pki.load_pem_certificates(path.read_bytes()))
+    return roots
+
+
+def active_key(session: Session, user: User) -> SigningKey | None:
+    """Return the user's current, unrevoked key."""
+    return session.scalar(
+        select(SigningKey)
+        .where(SigningKey.user_id == user.id, SigningKey.is_revoked.is_(False))
+        .order_by(SigningKey.id.desc())
+    )
+
+
+def create_key(
+    session: Session,
+    user: User,
+    office_pki: OfficePKI,
+    office_name: str,
+    passphrase: str,
+    confirmation: str,
+) -> SigningKey:
+    """Issue the user a key and certificate, stored under their new passphrase."""
+    if user.role not in SIGNING_ROLES:
+        raise PermissionDeniedError("Hanya pejabat penyetuju yang memiliki kunci tanda tangan.")
+    if active_key(session, user) is not None:
+        raise ConflictError("Anda sudah memiliki kunci tanda tangan yang aktif.")
+    if passphrase != confirmation:
+        raise UserError("Konfirmasi frasa sandi tidak sama. Ketik ulang keduanya.")
+    try:
+        pki.check_passphrase_strength(passphrase)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    if not user.nip:
+        raise UserError("NIP Anda belum diisi. Minta administrator sistem melengkapinya.")
+
+    certified = pki.issue_signing_certificate(
+        office_pki.ca,
+        name=user.name,
+        title=user.title or user.role_label,
+        nip=user.nip,
+        office=office_name,
+    )
+    blob = pki.export_pkcs12(certified, office_pki.ca_certificate, passphrase)
+    key = SigningKey(
+        user_id=user.id,
+        pkcs12=pki.encrypt_at_rest(blob, office_pki.secret),
+        certificate_pem=certified.certificate_pem().decode(),
+        serial=format(certified.certificate.serial_number, "x"),
+        is_external=False,
+    )
+    session.add(key)
+    session.commit()
+    logger.info("Signing key %s issued to user %s", key.id, user.id)
+    return key
+
+
+def unlock_signer(
+    session: Session, user: User, office_pki: OfficePKI, passphrase: str
+) -> SimpleSigner:
+    """Open the user's key with their passphrase for one signing operation.
+
+    Five wrong passphrases in a row lock the key for 15 minutes. The attempt
+    counter is committed here, before the caller's transition starts.
+    """
+    key = active_key(session, user)
+    if key is None:
+        raise UserError(
+            "Anda belum memiliki kunci tanda tangan. Buat frasa sandi di halaman "
+            "Kunci tanda tangan terlebih dahulu."
+        )
+    now = utcnow()
+    if key.locked_until_dt and key.locked_until_dt > now:
+        minutes = max(1, int((key.locked_until_dt - now).total_seconds() // 60) + 1)
+        raise UserError(
+            "Kunci tanda tangan Anda dikunci sementara karena frasa sandi salah "
+            f"{MAX_FAILED_ATTEMPTS} kali. Coba lagi dalam {minutes} menit."
+        )
+    try:
+        blob = pki.decrypt_at_rest(key.pkcs12, office_pki.secret)
+        signer = pki.load_signer_from_pkcs12(blob, passphrase)
+    except pki.WrongPassphraseError:
+        key.failed_attempts += 1
+        remaining = MAX_FAILED_ATTEMPTS - key.failed_attempts
+        if remaining <= 0:
+            key.locked_until_dt = now + LOCKOUT
+            key.failed_attempts = 0
+            session.commit()
+            logger.warning(
+                "Signing key %s of user %s locked after %s wrong passphrases",
+                key.id,
+                user.id,
+                MAX_FAILED_ATTEMPTS,
+            )
+            raise UserError(
+                "Frasa sandi salah. Kunci tanda tangan Anda dikunci selama 15 menit "
+                "karena lima kali salah berturut-turut."
+            ) from None
+        session.commit()
+        logger.info("Wrong signing passphrase for key %s of user %s", key.id, user.id)
+        raise UserError(
+            f"Frasa sandi salah. Tersisa {remaining} percobaan sebelum kunci "
+            "dikunci sementara. Dokumen tidak berubah."
+        ) from None
+    except pki.KeyMaterialError as exc:
+        logger.error("Signing key %s of user %s is unreadable", key.id, user.id)
+        raise UserError(
+            "Berkas kunci tanda tangan Anda rusak. Minta administrator sistem "
+            "mencabut kunci ini lalu buat kunci baru."
+        ) from exc
+    if key.failed_attempts:
+        key.failed_attempts = 0
+        session.commit()
+    return signer
+
+
+def revoke_key(session: Session, actor: User, user_id: int) -> SigningKey:
+    """Revoke a user's active key; the user then sets a new passphrase."""
+    if actor.role != "sysadmin":
+        raise PermissionDeniedError("Hanya administrator sistem yang dapat mencabut kunci.")
+    user = session.get(User, user_id)
+    key = active_key(session, user) if user else None
+    if key is None:
+        raise UserError("Pengguna ini tidak memiliki kunci aktif.")
+    key.is_revoked = True
+    key.revoked_dt = utcnow()
+    session.commit()
+    logger.info("Signing key %s of user %s revoked by user %s", key.id, user_id, actor.id)
+    return key
+
+
+def import_external_key(
+    session: Session,
+    actor: User,
+    user_id: int,
+    data: bytes,
+    passphrase: str,
+    office_pki: OfficePKI,
+    certs_dir: Path,
+) -> SigningKey:
+    """Store an externally issued PKCS#12 for a user and trust its issuing CA."""
+    if actor.role != "sysadmin":
+        raise PermissionDeniedError("Hanya administrator sistem yang dapat mengimpor kunci.")
+    user = session.get(User, user_id)
+    if user is None or user.role not in SIGNING_ROLES:
+        raise UserError("Kunci hanya dapat diimpor untuk pejabat penyetuju.")
+    if active_key(session, user) is not None:
+        raise ConflictError("Cabut dulu kunci aktif pengguna ini sebelum mengimpor kunci baru.")
+    try:
+        certified, issuers = pki.import_external_pkcs12(data, passphrase)
+    except pki.SigningError as exc:
+        raise UserError(str(exc)) from exc
+
+    key = SigningKey(
+        user_id=user.id,
+        pkcs12=pki.encrypt_at_rest(data, office_pki.secret),
+        certificate_pem=certified.certificate_pem().decode(),
+        serial=format(certified.certificate.serial_number, "x"),
+        is_external=True,
+    )
+    session.add(key)
+    session.commit()
+    roots = [cert for cert in issuers if cert.issuer == cert.subject]
+    for root in roots:
+        name = f"external-{format(root.serial_number, 'x')[:16]}.pem"
+        path = Path(certs_dir) / name
+        path.write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    logger.info("External signing key %s imported for user %s by user %s", key.id, user.id, actor.id)
+    return key

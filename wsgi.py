@@ -1,0 +1,3 @@
+from sigrekap import create_app
+
+app = create_app()
