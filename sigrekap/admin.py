@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from . import accounts, db
+from . import accounts, db, keys
 from .auth import role_required
 from .errors import UserError
 from .models import ROLE_LABELS, ROLES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+MAX_PKCS12_BYTES = 256 * 1024
 
 
 def _user_form() -> dict[str, str]:
@@ -92,7 +96,7 @@ def edit_user(user_id: int):  # type: ignore[no-untyped-def]
             return redirect(url_for("admin.users"))
     return render_template(
         "admin/user_form.html", form=form, error=error, roles=ROLES,
-        role_labels=ROLE_LABELS, user=user,
+        role_labels=ROLE_LABELS, user=user, key=keys.active_key(session, user),
     ), (422 if error else 200)
 
 
@@ -144,3 +148,43 @@ def office():  # type: ignore[no-untyped-def]
     return render_template("admin/office.html", office=setting, error=error), (
         422 if error else 200
     )
+
+
+def _office_pki() -> keys.OfficePKI:
+    return keys.load_office_pki(Path(current_app.instance_path))
+
+
+@bp.route("/pengguna/<int:user_id>/kunci/cabut", methods=["POST"])
+@role_required("sysadmin")
+def revoke_key(user_id: int):  # type: ignore[no-untyped-def]
+    """Revoke a user's signing key; they set a new passphrase on next use."""
+    keys.revoke_key(db.session(), current_user, user_id)
+    flash(
+        "Kunci dicabut. Pengguna membuat kunci baru dengan frasa sandi baru di "
+        "halaman Kunci tanda tangan.",
+        "success",
+    )
+    return redirect(url_for("admin.edit_user", user_id=user_id))
+
+
+@bp.route("/pengguna/<int:user_id>/kunci/impor", methods=["POST"])
+@role_required("sysadmin")
+def import_key(user_id: int):  # type: ignore[no-untyped-def]
+    """Store an externally issued PKCS#12 for a user."""
+    upload = request.files.get("pkcs12")
+    if upload is None or not upload.filename:
+        raise UserError("Pilih berkas PKCS#12 (.p12 atau .pfx) terlebih dahulu.")
+    data = upload.read(MAX_PKCS12_BYTES + 1)
+    if len(data) > MAX_PKCS12_BYTES:
+        raise UserError("Berkas PKCS#12 terlalu besar (maksimal 256 KB).")
+    keys.import_external_key(
+        db.session(),
+        current_user,
+        user_id,
+        data,
+        request.form.get("passphrase", ""),
+        _office_pki(),
+        Path(current_app.config["CERTS_DIR"]),
+    )
+    flash("Kunci eksternal diimpor dan CA penerbitnya ditambahkan ke certs/.", "success")
+    return redirect(url_for("admin.edit_user", user_id=user_id))

@@ -128,9 +128,12 @@ def format_number(value: float) -> str:
 
 def format_percent(part: int, whole: int) -> str:
     """Format part/whole as an Indonesian percentage such as ``59,9%``."""
-    if whole <= 0:
-        return "0,0%"
-    return f"{100 * part / whole:.1f}%".replace(".", ",")
+    return format_share(part / whole if whole > 0 else 0.0)
+
+
+def format_share(fraction: float) -> str:
+    """Format a 0..1 fraction as an Indonesian percentage such as ``59,9%``."""
+    return f"{100 * fraction:.1f}%".replace(".", ",")
 
 
 def _nice_axis(max_value: int) -> tuple[int, int]:
@@ -370,4 +373,5 @@ def drawing_to_svg(drawing: Drawing, title: str = "") -> str:
     svg = svg.replace('id="clip"', f'id="clip-{suffix}"')
     svg = svg.replace("url(#clip)", f"url(#clip-{suffix})")
     svg = svg.replace('id="group"', f'id="group-{suffix}"')
+    svg = svg.replace("<desc>...</desc>", "", 1)
     return svg.replace("<title>...</title>", f"<title>{escape(title)}</title>", 1)

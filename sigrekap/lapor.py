@@ -1,6 +1,6 @@
 """Parser for the complaint exports of SP4N-LAPOR! (.xlsx or .csv).
 
-The parser is strict: a cell it cannot read becomes a ``Problem`` that names
+The parser is strict. A cell it cannot read becomes a ``Problem`` that names
 the row and column the user sees in Excel, and the row is left out of the
 records. Whole-file problems raise ``LaporImportError``. Messages meant for
 the user are in Indonesian.
@@ -40,19 +40,20 @@ MAX_CELL_CHARS = 32_767
 # Exports often open with title lines, so the header row is searched for.
 HEADER_SEARCH_ROWS = 20
 
-# Zip-bomb limits, checked before calamine opens a workbook. A normal export
-# of 20,000 rows inflates to about 17 MB with a ratio of about 13:1.
+# Zip-bomb limits, checked before calamine opens a workbook. A 20,000-row
+# export written by openpyxl inflates to about 17 MB, a ratio of about 13:1.
 MAX_ZIP_MEMBERS = 1_000
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 100
 RATIO_CHECK_MIN_BYTES = 1024 * 1024
-# calamine allocates every cell between A1 and the last used cell, so a sheet
-# with a single value in XFD1048576 aborts the process although the file has
-# a few kilobytes. 2,000,000 cells is 50,000 rows of 40 columns.
+# calamine allocates every cell between A1 and the last used cell. With
+# python-calamine 0.9.1, a 5 KB file with values in A1 and XFD1048576 aborted
+# the process under a 1.5 GB memory limit. 2,000,000 cells is 50,000 rows of
+# 40 columns.
 MAX_SHEET_CELLS = 2_000_000
 
-# Longest accepted text per field; they match the column sizes of the
-# ``complaints`` table, so that PostgreSQL never truncates or rejects a value.
+# Longest accepted text per field. The limits match the column sizes of the
+# ``complaints`` table, so that PostgreSQL does not reject a value on import.
 FIELD_MAX_CHARS = {
     "tracking_id": 64,
     "classification": 200,
@@ -74,12 +75,12 @@ EXCEL_EPOCH_1904 = dt.datetime(1904, 1, 1)
 
 
 class LaporImportError(Exception):
-    """A whole export is unusable; ``str(err)`` is an Indonesian message."""
+    """Error for an unusable export; ``str(err)`` is the Indonesian message."""
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One cell or row that was not imported as it stands."""
+    """A cell or row that was rejected, or imported with a warning."""
 
     row: int  # 1-based spreadsheet row number, as Excel shows it
     column: str  # header as it appears in the file, or the field's label
@@ -323,10 +324,10 @@ def column_letter(index: int) -> str:
 def _read_header(cells: Sequence[object]) -> _Header:
     header = _Header(headers=[_cell_text(cell) for cell in cells])
     for index, text in enumerate(header.headers):
-        key = normalize_header(text)
-        name = _ALIASES.get(key)
         if not text:
             continue
+        key = normalize_header(text)
+        name = _ALIASES.get(key)
         if key in ROW_NUMBER_HEADERS:
             header.ignored.append(index)
         elif name is None:
@@ -352,7 +353,7 @@ def _find_header(rows: Rows) -> tuple[int | None, _Header]:
 
 
 def _candidate_rank(header: _Header) -> tuple[int, int]:
-    """Rank header candidates for the error message: mapped columns, then filled."""
+    """Rank header candidates for the error message by mapped, then filled cells."""
     return len(header.fields), sum(1 for text in header.headers if text)
 
 
@@ -378,6 +379,12 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
+def format_number(value: float, decimals: int = 0) -> str:
+    """Format a number the Indonesian way: 32.767 and 20,5."""
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
 def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -397,14 +404,20 @@ _MONTHS = {
     **dict.fromkeys(("desember", "des", "dec", "december"), 12),
 }
 _WEEKDAYS = r"senin|selasa|rabu|kamis|jumat|jum'at|sabtu|minggu|ahad"
-_TIME = r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:[:.](?P<second>\d{2})(?:[.,](?P<fraction>\d{1,6}))?)?"
+_TIME = (
+    r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})"
+    r"(?:[:.](?P<second>\d{2})(?:[.,](?P<fraction>\d{1,6}))?)?"
+)
 _DATE_PATTERNS = (
     # 2026-11-05, 2026/11/05
     r"(?P<year>\d{4})[-/](?P<month>\d{1,2})[-/](?P<day>\d{1,2})",
     # 05/11/2026, 5-11-2026, 05.11.2026: always day first
     r"(?P<day>\d{1,2})[/.-](?P<month>\d{1,2})[/.-](?P<year>\d{4})",
     # Kamis, 5 November 2026 and 05-Nov-2026
-    rf"(?:(?:{_WEEKDAYS}),?\s+)?(?P<day>\d{{1,2}})[\s-]+(?P<month_name>[a-z]+)\.?[\s-]+(?P<year>\d{{4}})",
+    (
+        rf"(?:(?:{_WEEKDAYS}),?\s+)?(?P<day>\d{{1,2}})[\s-]+"
+        r"(?P<month_name>[a-z]+)\.?[\s-]+(?P<year>\d{4})"
+    ),
 )
 _DATETIME_RES = tuple(
     re.compile(
@@ -421,7 +434,7 @@ DATE_FORMAT_HINT = (
 
 
 def parse_datetime_cell(value: object, *, date1904: bool = False) -> dt.datetime | None:
-    """Read a date cell as a naive WIB datetime; None if empty.
+    """Read a date cell as a naive WIB datetime, or None when it is empty.
 
     Raises ValueError with an Indonesian reason when the cell is not a date.
     Numeric day/month dates are always read day first, as Indonesian exports
@@ -445,7 +458,7 @@ def parse_datetime_cell(value: object, *, date1904: bool = False) -> dt.datetime
 
 
 def _cell_datetime(value: object, date1904: bool) -> dt.datetime | None:
-    """Convert a non-empty cell to a datetime; None for types that are no date."""
+    """Convert a non-empty cell to a datetime, or None for a type without dates."""
     if isinstance(value, bool):
         return None
     if isinstance(value, dt.datetime):
@@ -462,8 +475,8 @@ def _cell_datetime(value: object, date1904: bool) -> dt.datetime | None:
 def _excel_serial(serial: float, date1904: bool) -> dt.datetime:
     """Convert an Excel serial day number to a datetime, rounded to the second."""
     epoch = EXCEL_EPOCH_1904 if date1904 else EXCEL_EPOCH_1900
-    # Serial 61 is 1900-03-01 in the 1900 system; smaller serials are far
-    # outside the accepted years, so Excel's fictitious 1900-02-29 never matters.
+    # Excel counts a fictitious 1900-02-29, so serials below 61 are one day
+    # off with this epoch. They are far below MIN_YEAR and rejected anyway.
     if not 0 < serial < 2_958_466:  # 2_958_465 is 9999-12-31
         raise ValueError(f"Angka {serial:g} bukan tanggal. {DATE_FORMAT_HINT}")
     return epoch + dt.timedelta(seconds=round(serial * 86_400))
@@ -521,7 +534,7 @@ _FALSE_WORDS = frozenset({"tidak", "t", "no", "n", "false", "salah", "0", ""})
 
 
 def parse_flag_cell(value: object) -> bool:
-    """Read a yes/no cell; raise ValueError with an Indonesian reason otherwise."""
+    """Read a yes/no cell, raising ValueError with an Indonesian reason if unclear."""
     if isinstance(value, bool):
         return value
     if isinstance(value, float) and value in (0.0, 1.0):
@@ -532,7 +545,8 @@ def parse_flag_cell(value: object) -> bool:
     if text in _FALSE_WORDS:
         return False
     raise ValueError(
-        f"Nilai {_shorten(_cell_text(value))!r} tidak dikenali; isi dengan Ya atau Tidak."
+        f"Nilai {_shorten(_cell_text(value))!r} tidak dikenali; "
+        "isi dengan Ya atau Tidak."
     )
 
 
@@ -595,8 +609,9 @@ class _RowReader:
                     row,
                     self.header.column_name(index),
                     cell,
-                    f"Isi sel terlalu panjang ({len(cell):,} karakter, batas "
-                    f"{MAX_CELL_CHARS:,}). Persingkat isinya; baris ini tidak diimpor.",
+                    f"Isi sel terlalu panjang ({format_number(len(cell))} karakter, "
+                    f"batas {format_number(MAX_CELL_CHARS)}). Persingkat isinya; "
+                    "baris ini tidak diimpor.",
                 )
         return too_long
 
@@ -699,7 +714,8 @@ class _RowReader:
         try:
             return parse_flag_cell(values.get(name))
         except ValueError as exc:
-            # Never guess: a misread "Rahasia" flag would publish a reporter.
+            # A misread "Rahasia" flag could publish a reporter's identity, so an
+            # unclear value rejects the row.
             self._problem(
                 row, self._column(name), _cell_text(values.get(name)), str(exc)
             )
@@ -759,8 +775,6 @@ _MAGIC_NAMES = (
     (b"\x1f\x8b", "arsip GZIP"),
     (b"Rar!", "arsip RAR"),
     (b"7z\xbc\xaf", "arsip 7-Zip"),
-    (b"MZ", "program Windows"),
-    (b"\x7fELF", "program Linux"),
 )
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -774,7 +788,7 @@ def _not_a_spreadsheet(filename: str, what: str) -> LaporImportError:
 
 
 def _detect_format(data: bytes, filename: str) -> Literal["xlsx", "csv"]:
-    """Recognise the format from the content; the file name may be wrong."""
+    """Recognise the format from the content, because the file name may be wrong."""
     if data.startswith(_ZIP_MAGICS):
         return "xlsx"
     if data.startswith(_CFB_MAGIC):
@@ -801,7 +815,7 @@ _CSV_DELIMITERS = (",", ";", "\t")
 
 
 def _decode_text(data: bytes, filename: str) -> tuple[str, str]:
-    """Decode CSV bytes; return the text and the encoding that worked."""
+    """Decode CSV bytes and return the text with the encoding that worked."""
     candidates: tuple[str, ...]
     if data.startswith(b"\xef\xbb\xbf"):
         candidates = ("utf-8-sig",)
@@ -810,8 +824,9 @@ def _decode_text(data: bytes, filename: str) -> tuple[str, str]:
     else:
         if b"\x00" in data[:65_536]:
             raise _not_a_spreadsheet(filename, "data biner")
-        # cp1252 is what Excel on Indonesian Windows writes for "CSV (Comma
-        # delimited)"; it leaves five bytes undefined, so most binary fails it.
+        # Excel saves "CSV (Comma delimited)" in the Windows ANSI code page,
+        # Windows-1252 in Indonesia. It leaves five bytes undefined, so random
+        # binary data almost always fails to decode.
         candidates = ("utf-8", "cp1252")
     for encoding in candidates:
         try:
@@ -828,14 +843,19 @@ def _decode_text(data: bytes, filename: str) -> tuple[str, str]:
             raise _not_a_spreadsheet(filename, "data biner")
         return text, encoding
     raise LaporImportError(
-        f"Berkas {filename!r} tidak dapat dibaca sebagai teks (UTF-8 atau Windows-1252). "
-        f"Jika ini lembar kerja, simpan ulang sebagai CSV UTF-8 atau .xlsx."
+        f"Berkas {filename!r} tidak dapat dibaca sebagai teks "
+        "(UTF-8 atau Windows-1252). "
+        "Jika ini lembar kerja, simpan ulang sebagai CSV UTF-8 atau .xlsx."
     )
 
 
 def _csv_rows(text: str, delimiter: str, limit: int | None = None) -> list[list[str]]:
+    """Split CSV text into rows, raising csv.Error(line number) on bad syntax."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return list(itertools.islice(reader, limit))
+    try:
+        return list(itertools.islice(reader, limit))
+    except csv.Error as exc:
+        raise csv.Error(reader.line_num) from exc
 
 
 def _read_csv(data: bytes, filename: str) -> tuple[list[list[str]], str, str]:
@@ -843,24 +863,26 @@ def _read_csv(data: bytes, filename: str) -> tuple[list[list[str]], str, str]:
     text, encoding = _decode_text(data, filename)
     if not text.strip():
         raise LaporImportError(f"Berkas {filename!r} kosong. {_SUPPORTED_HINT}")
-    # The delimiter is the one under which a header row appears; Excel with
-    # Indonesian regional settings writes semicolons.
-    best_delimiter, best_score = ",", (-1, -1)
+    # Pick the delimiter under which a header row appears. Excel with Indonesian
+    # regional settings writes semicolons, because the decimal mark is a comma.
+    best_delimiter, best_score = ",", (False, -1, -1)
     for delimiter in _CSV_DELIMITERS:
         try:
             sample = _csv_rows(text, delimiter, HEADER_SEARCH_ROWS)
         except csv.Error:
             continue
         index, header = _find_header(sample)
-        score = (int(index is not None) * 100 + len(header.fields), len(header.headers))
+        score = (index is not None, len(header.fields), len(header.headers))
         if score > best_score:
             best_delimiter, best_score = delimiter, score
     try:
         rows = _csv_rows(text, best_delimiter)
     except csv.Error as exc:
+        logger.info("CSV syntax error in %r: %r", filename, exc.__cause__)
         raise LaporImportError(
-            f"Berkas CSV {filename!r} rusak ({exc}). Periksa tanda kutip yang tidak "
-            "berpasangan atau sel yang sangat panjang, lalu ekspor ulang dari LAPOR!."
+            f"Berkas CSV {filename!r} rusak di sekitar baris teks {exc.args[0]}: "
+            "ada tanda kutip yang tidak berpasangan atau sel yang sangat panjang. "
+            "Perbaiki baris itu atau ekspor ulang dari LAPOR!."
         ) from exc
     return rows, encoding, best_delimiter
 
@@ -868,8 +890,12 @@ def _read_csv(data: bytes, filename: str) -> tuple[list[list[str]], str, str]:
 # --- XLSX -------------------------------------------------------------------
 
 _SHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")
-_SHEET_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*)>")
-_REF_ATTR = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]{0,3})(\d*)["']""")
+# A <row> or <c> start tag with its optional r="B12" reference. The lazy scan
+# stays inside the tag because it cannot cross ">".
+_SHEET_TAG = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])"
+    rb"""(?:[^>]*?\sr\s*=\s*["']([A-Za-z]{0,3})(\d*)["'])?"""
+)
 _DATE1904 = re.compile(rb"""date1904\s*=\s*["'](?:1|true)["']""")
 
 
@@ -899,7 +925,8 @@ def _open_zip(data: bytes, filename: str) -> zipfile.ZipFile:
         OSError,
         EOFError,
     ) as exc:
-        raise _corrupt_zip(filename, str(exc)) from exc
+        logger.info("Invalid zip archive %r: %r", filename, exc)
+        raise _corrupt_zip(filename, "struktur arsip ZIP tidak valid") from exc
     names = {info.filename for info in members}
     if "xl/workbook.xml" not in names:
         if "word/document.xml" in names:
@@ -924,7 +951,7 @@ def _check_zip_limits(members: list[zipfile.ZipInfo], filename: str) -> None:
     if total > MAX_UNCOMPRESSED_BYTES:
         raise _too_large_zip(
             filename,
-            f"isinya {total / 2**20:,.0f} MB setelah diekstrak "
+            f"isinya {format_number(total / 2**20)} MB setelah diekstrak "
             f"(batas {MAX_UNCOMPRESSED_BYTES // 2**20} MB)",
         )
     for info in members:
@@ -939,7 +966,8 @@ def _check_zip_limits(members: list[zipfile.ZipInfo], filename: str) -> None:
         if info.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
             raise _too_large_zip(
                 filename,
-                f"bagian {info.filename!r} memiliki rasio kompresi {ratio:,.0f}:1 "
+                f"bagian {info.filename!r} memiliki rasio kompresi "
+                f"{format_number(ratio)}:1 "
                 f"(batas {MAX_COMPRESSION_RATIO}:1)",
             )
 
@@ -965,10 +993,15 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, filename: str) -> bytes:
         try:
             content = inflater.decompress(raw, info.file_size + 1)
         except zlib.error as exc:
-            raise _corrupt_zip(filename, f"bagian {info.filename!r}: {exc}") from exc
+            logger.info(
+                "Invalid deflate data in %r, %s: %r", filename, info.filename, exc
+            )
+            raise _corrupt_zip(
+                filename, f"data terkompresi bagian {info.filename!r} rusak"
+            ) from exc
         if len(content) == info.file_size and not inflater.eof:
             # max_length can stop the inflater before it reads the end-of-stream
-            # marker; one more byte of output means the member is larger.
+            # marker. One more byte of output means the member is larger.
             content += inflater.decompress(inflater.unconsumed_tail, 1)
             if not inflater.eof:
                 raise _corrupt_zip(filename, f"bagian {info.filename!r} terpotong")
@@ -982,19 +1015,27 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, filename: str) -> bytes:
 
 
 def _sheet_extent(xml: bytes) -> tuple[int, int]:
-    """Return the last row and column a worksheet uses, as calamine counts them."""
+    """Return the last row and column a worksheet uses, as calamine counts them.
+
+    Rows and cells without an ``r`` reference follow the previous one.
+    """
     row = column = max_row = max_column = 0
-    for match in _SHEET_TAG.finditer(xml):
-        ref = _REF_ATTR.search(match.group(2))
-        letters, digits = (ref.group(1), ref.group(2)) if ref else (b"", b"")
-        if match.group(1) == b"row":
+    column_numbers: dict[bytes, int] = {}
+    for kind, letters, digits in _SHEET_TAG.findall(xml):
+        if kind == b"row":
             row = int(digits) if digits else row + 1
             column = 0
         else:
-            column = _column_number(letters) if letters else column + 1
+            if letters:
+                if letters not in column_numbers:
+                    column_numbers[letters] = _column_number(letters)
+                column = column_numbers[letters]
+            else:
+                column += 1
             if digits:
                 row = max(row, int(digits))
-        max_row, max_column = max(max_row, row), max(max_column, column)
+        max_row = max(max_row, row)
+        max_column = max(max_column, column)
     return max_row, max_column
 
 
@@ -1006,7 +1047,7 @@ def _column_number(letters: bytes) -> int:
 
 
 def _inspect_xlsx(data: bytes, filename: str) -> bool:
-    """Check an xlsx archive before calamine opens it; return its date1904 flag."""
+    """Check an xlsx archive before calamine opens it and return its date1904 flag."""
     archive = _open_zip(data, filename)
     members = archive.infolist()
     _check_zip_limits(members, filename)
@@ -1020,8 +1061,9 @@ def _inspect_xlsx(data: bytes, filename: str) -> bool:
             if rows * columns > MAX_SHEET_CELLS:
                 raise _too_large_zip(
                     filename,
-                    f"lembar kerja {info.filename!r} mencakup {rows:,} baris × "
-                    f"{columns:,} kolom (batas {MAX_SHEET_CELLS:,} sel)",
+                    f"lembar kerja {info.filename!r} mencakup {format_number(rows)} "
+                    f"baris × {format_number(columns)} kolom "
+                    f"(batas {format_number(MAX_SHEET_CELLS)} sel)",
                 )
     return date1904
 
@@ -1063,8 +1105,9 @@ def parse_export(
     """
     if len(data) > max_bytes:
         raise LaporImportError(
-            f"Berkas {filename!r} berukuran {len(data) / 2**20:,.1f} MB, melebihi "
-            f"batas {max_bytes / 2**20:,.0f} MB. Ekspor data satu bulan saja, atau "
+            f"Berkas {filename!r} berukuran {format_number(len(data) / 2**20, 1)} MB, "
+            f"melebihi batas {format_number(max_bytes / 2**20)} MB. "
+            "Ekspor data satu bulan saja, atau "
             "simpan sebagai .xlsx yang lebih ringkas daripada CSV."
         )
     if not data.strip():
@@ -1078,10 +1121,14 @@ def parse_export(
         # Any other failure on user input is still a bad file for the user,
         # but it may be a bug, hence the stack trace.
         logger.exception("Unexpected error while parsing LAPOR! export %r", filename)
-        raise LaporImportError(
-            f"Berkas {filename!r} tidak dapat dibaca. Buka di Excel, simpan ulang "
-            "sebagai .xlsx, lalu unggah lagi."
-        ) from exc
+        raise _unreadable(filename) from exc
+    except BaseException as exc:
+        # pyo3 raises a Rust panic inside calamine as PanicException, which
+        # derives from BaseException and would escape the handler above.
+        if type(exc).__name__ != "PanicException":
+            raise
+        logger.exception("calamine panicked while parsing LAPOR! export %r", filename)
+        raise _unreadable(filename) from exc
     logger.info(
         "Parsed LAPOR! export %r (%s, sha256 %s): %d records, %d errors, %d warnings",
         filename,
@@ -1092,6 +1139,13 @@ def parse_export(
         len(result.warnings),
     )
     return result
+
+
+def _unreadable(filename: str) -> LaporImportError:
+    return LaporImportError(
+        f"Berkas {filename!r} tidak dapat dibaca. Buka di Excel, simpan ulang "
+        "sebagai .xlsx, lalu unggah lagi."
+    )
 
 
 def _parse(data: bytes, filename: str) -> ParseResult:

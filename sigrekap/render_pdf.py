@@ -50,6 +50,7 @@ from .charts import (
     all_charts,
     format_number,
     format_percent,
+    format_share,
     register_fonts,
 )
 from .domain import (
@@ -467,7 +468,7 @@ def _summary_table(stats: RecapStatistics, styles: _Styles) -> Table:
     rows = [
         ("Jumlah pengaduan diterima", format_number(total)),
         ("Pengaduan selesai", format_number(stats.finished_count)),
-        ("Persentase pengaduan selesai", format_percent(stats.finished_count, total)),
+        ("Persentase pengaduan selesai", format_share(stats.finished_share)),
         ("Median lama penyelesaian", _format_days(stats.median_days_to_finish)),
         (
             "Lama penyelesaian persentil ke-90",
@@ -579,6 +580,11 @@ def _age_days(complaint: Any, until: dt.datetime) -> str:
     return format_number(max(0, (until - received).days))
 
 
+def _as_of(stats: RecapStatistics) -> dt.datetime:
+    """Return the moment the statistics treat as "now", by default the period end."""
+    return getattr(stats, "as_of", None) or stats.period.end
+
+
 def _columns(kind: str, stats: RecapStatistics) -> list[_Column]:
     """Return the complaint table columns for "received", "carried" or "overdue"."""
 
@@ -588,16 +594,17 @@ def _columns(kind: str, stats: RecapStatistics) -> list[_Column]:
     def title(_: int, complaint: Any) -> str:
         return complaint_title(complaint)
 
-    number = _Column("No", 24, lambda index, _: str(index), "CENTER")
-    tracking = _Column("ID Tracking", 52, attr("tracking_id"))
+    number = _Column("No", 22, lambda index, _: str(index), "CENTER")
+    tracking = _Column("ID Tracking", 46, attr("tracking_id"))
     received = _Column(
         "Tanggal Laporan",
-        50,
+        51,
         lambda _, c: _format_date_short(getattr(c, "received_at", None)),
         "CENTER",
     )
     unit = _Column("Instansi Tujuan", 92, attr("unit"))
-    status = _Column("Status", 60, attr("status"))
+    # Wide enough for "Ditindaklanjuti" on one line.
+    status = _Column("Status", 68, attr("status"))
     fixed = number.width + tracking.width + received.width + unit.width + status.width
 
     if kind == "received":
@@ -607,14 +614,14 @@ def _columns(kind: str, stats: RecapStatistics) -> list[_Column]:
     if kind == "carried":
         finished = _Column(
             "Tanggal Selesai",
-            50,
+            51,
             lambda _, c: _format_date_short(getattr(c, "finished_at", None)),
             "CENTER",
         )
         judul = _Column("Judul", FRAME_WIDTH - fixed - finished.width, title)
         return [number, tracking, received, judul, unit, status, finished]
-    period_end = stats.period.end
-    age = _Column("Umur (hari)", 44, lambda _, c: _age_days(c, period_end), "RIGHT")
+    as_of = _as_of(stats)
+    age = _Column("Umur (hari)", 44, lambda _, c: _age_days(c, as_of), "RIGHT")
     judul = _Column("Judul", FRAME_WIDTH - fixed - age.width, title)
     return [number, tracking, received, judul, unit, status, age]
 
@@ -755,7 +762,8 @@ def _build_story(
     story += _section(
         f"H. Pengaduan Belum Selesai Lebih dari {stats.open_threshold_days} Hari",
         styles,
-        "Umur pengaduan dihitung sampai akhir periode.",
+        "Pengaduan yang diterima pada periode ini dan belum selesai. Umur "
+        f"dihitung sampai {format_date_long(_as_of(stats) - dt.timedelta(seconds=1))}.",
     )
     story.append(
         _complaint_table(stats.overdue_open, _columns("overdue", stats), styles)

@@ -22,17 +22,21 @@ re-exported here: :class:`SigningError` is the base, with
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.api import FontEngineFactory
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign.fields import (
     FieldMDPAction,
     FieldMDPSpec,
@@ -63,6 +67,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+# fontTools warns on every stamp that it drops DejaVu's FFTM table (a font
+# tool timestamp that PDF viewers never read).
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 DIGEST_ALGORITHM = "sha256"
 STAMP_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -352,15 +359,41 @@ def _text_box_style(*, font_size: int) -> TextBoxStyle:
         logger.warning("Stamp font %s is missing; using pyHanko's default", STAMP_FONT)
         return TextBoxStyle(font_size=font_size)
     try:
-        from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+        factory = _in_memory_font_factory(str(STAMP_FONT), font_size)
     except ImportError:
         # pyHanko's OpenType support needs fonttools and uharfbuzz.
         logger.warning("fonttools/uharfbuzz missing; stamp uses pyHanko's default font")
         return TextBoxStyle(font_size=font_size)
-    return TextBoxStyle(
-        font=GlyphAccumulatorFactory(str(STAMP_FONT), font_size=font_size),
-        font_size=font_size,
+    return TextBoxStyle(font=factory, font_size=font_size)
+
+
+def _in_memory_font_factory(path: str, font_size: int) -> FontEngineFactory:
+    from pyhanko.pdf_utils.font.opentype import (
+        GlyphAccumulator,
+        GlyphAccumulatorFactory,
     )
+
+    class InMemoryGlyphAccumulatorFactory(GlyphAccumulatorFactory):
+        # pyHanko 0.38's factory opens the font file and never closes it;
+        # reading the bytes once avoids leaking a file handle per stamp.
+        def create_font_engine(
+            self, writer: BasePdfFileWriter, obj_stream: Any = None
+        ) -> GlyphAccumulator:
+            if obj_stream is None and writer.stream_xrefs:
+                obj_stream = writer.prepare_object_stream()
+            return GlyphAccumulator(
+                writer=writer,
+                font_handle=BytesIO(_font_bytes(self.font_file)),
+                font_size=self.font_size,
+                obj_stream=obj_stream,
+            )
+
+    return InMemoryGlyphAccumulatorFactory(path, font_size=font_size)
+
+
+@functools.cache
+def _font_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
 
 
 def format_indonesian_datetime(moment: dt.datetime) -> str:

@@ -13,7 +13,9 @@ Rules, all on naive WIB datetimes:
   median and the 90th percentile use linear interpolation between order
   statistics, the "inclusive" method of ``statistics.quantiles``.
 - Every input complaint is either received in the period, carried over from
-  an earlier period, or excluded with a reason; ``reconcile`` checks that.
+  an earlier period, or excluded with a reason. ``reconcile`` checks that.
+- Overdue complaints are those received in the period and still open at
+  ``as_of`` after more than ``open_threshold_days`` days.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ _FINISHED_KEYS = frozenset(status.casefold() for status in FINISHED_STATUSES)
 # Label under which empty or missing values are counted in the tables.
 UNFILLED_LABEL = "(Tidak diisi)"
 
-# Why a complaint is in neither the period's tables nor the carried-over list.
+# Reasons for leaving a complaint out of both the tables and the carried-over
+# list, with their Indonesian labels.
 EXCLUSION_REASONS = {
     "received_after_period": "Diterima setelah periode",
     "finished_before_period": "Diterima dan selesai sebelum periode",
@@ -48,13 +51,14 @@ EXCLUSION_REASONS = {
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """How the input complaints split between the recap's lists."""
+    """Split of the input complaints between the recap's lists."""
 
     total: int
     received_in_period: int
     carried_over: int
     excluded: dict[str, int]
-    # Tracking ids that matched no list or more than one; both should be empty.
+    # Tracking ids that matched no list or more than one. Both stay empty
+    # unless the classification rules contradict each other.
     unclassified: list[str] = field(default_factory=list)
     counted_twice: list[str] = field(default_factory=list)
 
@@ -101,7 +105,7 @@ class RecapStatistics:
     reconciliation: Reconciliation | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the figures as JSON-compatible values; lists keep table order."""
+        """Return the figures as JSON-compatible values, with lists in table order."""
         return {
             "period": str(self.period),
             "period_label": self.period.label(),
@@ -136,7 +140,7 @@ def _rows_to_dict(rows: list[tuple[str, int]]) -> list[dict[str, Any]]:
 
 def is_finished_status(status: str | None) -> bool:
     """Tell whether a LAPOR! status ends a complaint (case and spaces ignored)."""
-    return bool(status) and status.strip().casefold() in _FINISHED_KEYS  # type: ignore[union-attr]
+    return status is not None and status.strip().casefold() in _FINISHED_KEYS
 
 
 def is_finished(complaint: Any, as_of: dt.datetime | None = None) -> bool:
@@ -153,7 +157,7 @@ def days_between(start: dt.datetime, end: dt.datetime) -> float:
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
-    """Return a percentile by linear interpolation; None for no values.
+    """Return a percentile by linear interpolation, or None for no values.
 
     Matches ``statistics.quantiles(method="inclusive")`` and NumPy's default:
     the value at position ``fraction * (n - 1)`` of the sorted values.
@@ -301,7 +305,7 @@ def _received_order(complaint: Any) -> tuple[dt.datetime, str]:
 
 
 def _durations(finished: Iterable[Any]) -> list[float]:
-    """Return days to finish; a finish date before receipt is left out and logged."""
+    """Return days to finish, leaving out and logging finish dates before receipt."""
     durations = []
     for complaint in finished:
         days = days_between(complaint.received_at, complaint.finished_at)

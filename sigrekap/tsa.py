@@ -52,6 +52,19 @@ class TimestampError(SigningError):
     """The time-stamping authority could not provide a valid token."""
 
 
+class TimeStampResponse(core.Sequence):
+    """RFC 3161 TimeStampResp with the token optional, as the RFC defines it.
+
+    asn1crypto 1.5's ``tsp.TimeStampResp`` requires the token, so it can
+    neither write nor read a rejection.
+    """
+
+    _fields = [  # noqa: RUF012 - asn1crypto's schema declaration format
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
+
+
 class _RequestRejected(Exception):
     def __init__(self, fail_info: str, text: str) -> None:
         super().__init__(text)
@@ -103,7 +116,7 @@ def respond(
         # so the client reports "TSA failed" instead of hanging or crashing.
         logger.exception("TSA failed to issue a token")
         return _rejection("system_failure", "Internal error of the TSA.")
-    return tsp.TimeStampResp(
+    return TimeStampResponse(
         {"status": {"status": "granted"}, "time_stamp_token": token}
     ).dump()
 
@@ -230,7 +243,7 @@ def _rejection(fail_info: str, text: str) -> bytes:
             "fail_info": tsp.PKIFailureInfo({fail_info}),
         }
     )
-    return tsp.TimeStampResp({"status": status}).dump()
+    return TimeStampResponse({"status": status}).dump()
 
 
 # Client side
@@ -248,8 +261,8 @@ class OfficeTimeStamper(TimeStamper):
 
     async def async_request_tsa_response(
         self, req: tsp.TimeStampReq
-    ) -> tsp.TimeStampResp:
-        return tsp.TimeStampResp.load(respond(req.dump(), self.tsa_key, self.ca_cert))
+    ) -> TimeStampResponse:
+        return TimeStampResponse.load(respond(req.dump(), self.tsa_key, self.ca_cert))
 
 
 class CheckedTimeStamper(TimeStamper):

@@ -19,11 +19,13 @@ import openpyxl
 import pytest
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
+from sigrekap import lapor
 from sigrekap.domain import Period
 from sigrekap.lapor import (
     MAX_CELL_CHARS,
     LaporImportError,
     ParseResult,
+    format_number,
     normalize_header,
     parse_datetime_cell,
     parse_export,
@@ -357,6 +359,13 @@ def test_header_variant_maps_field(field, variant):
     assert getattr(result.records[0], field) == FIELD_VALUES[field][1]
 
 
+def test_format_number_uses_indonesian_separators():
+    assert format_number(32_767) == "32.767"
+    assert format_number(2_000_000) == "2.000.000"
+    assert format_number(20.54, 1) == "20,5"
+    assert format_number(7) == "7"
+
+
 def test_normalize_header_ignores_case_spacing_punctuation():
     assert normalize_header("  No.  Tiket ") == "no tiket"
     assert normalize_header("TGL_MASUK") == "tanggal masuk"
@@ -387,7 +396,7 @@ def test_title_rows_above_header():
         assert errors_of(result)[0].row == 7
 
 
-def test_row_numbers_count_blank_rows_but_data_rows_skip_them():
+def test_blank_rows_keep_row_numbers():
     lines = (
         table([make_row(1)])
         + [[], ["", "  ", ""]]
@@ -670,7 +679,9 @@ def test_cell_of_100000_characters_rejects_row(fmt):
     problem = errors_of(result)[0]
     assert problem.row == 3
     assert problem.column == "Isi Laporan"
-    assert str(MAX_CELL_CHARS) in problem.reason.replace(",", "")
+    assert "32.767" in problem.reason
+    assert "100.000 karakter" in problem.reason
+    assert MAX_CELL_CHARS == 32_767
     assert len(problem.value) <= 80
 
 
@@ -839,8 +850,22 @@ def test_sheet_spanning_whole_grid_rejected():
     workbook.active["XFD1048576"] = "x"
     buffer = io.BytesIO()
     workbook.save(buffer)
-    with pytest.raises(LaporImportError, match="batas 2,000,000 sel"):
+    with pytest.raises(LaporImportError, match="batas 2.000.000 sel"):
         parse_export(buffer.getvalue(), "luas.xlsx")
+
+
+def test_sheet_extent_counts_cells_without_reference():
+    # Cells without r="..." follow the previous cell, as calamine places them.
+    wide_row = b'<row r="200000">' + b"<c><v>1</v></c>" * 20 + b"</row>"
+
+    def add_row(name, content):
+        if name == "xl/worksheets/sheet1.xml":
+            return content.replace(b"</sheetData>", wide_row + b"</sheetData>")
+        return content
+
+    data = rebuild_zip(to_xlsx(table(three_rows())), add_row)
+    with pytest.raises(LaporImportError, match="200.000 baris × 20 kolom"):
+        parse_export(data, "lebar.xlsx")
 
 
 def test_password_protected_member_rejected():
@@ -893,6 +918,27 @@ def test_mutated_sheet_xml_raises_only_import_error():
             parse_export(rebuild_zip(base, mutate), "a.xlsx")
         except LaporImportError as exc:
             assert str(exc)
+
+
+def test_library_panic_becomes_import_error(monkeypatch):
+    class PanicException(BaseException):  # same name as pyo3's panic type
+        pass
+
+    def panic(data, filename):
+        raise PanicException("index out of bounds")
+
+    monkeypatch.setattr(lapor, "_parse", panic)
+    with pytest.raises(LaporImportError, match="tidak dapat dibaca"):
+        parse_export(b"ID Tracking", "a.xlsx")
+
+
+def test_keyboard_interrupt_not_swallowed(monkeypatch):
+    def interrupt(data, filename):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lapor, "_parse", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        parse_export(b"ID Tracking", "a.xlsx")
 
 
 # --- Sample export ----------------------------------------------------------

@@ -44,7 +44,7 @@ def complaint(tracking_id, received_at, status="Proses", finished_at=None, **fie
 
 
 def november_sample():
-    """Thirteen complaints around November 2026; expected figures are in the tests."""
+    """Return thirteen complaints around November 2026 for hand-counted tests."""
     return [
         # Received in November.
         complaint("A", D(2026, 11, 1), "Selesai", D(2026, 11, 3),
@@ -125,8 +125,8 @@ def test_finished_count_and_share(november):
 
 
 def test_days_to_finish_median_and_p90(november):
-    # Durations 2.0 (A), 0.5 (B), 10.0 (D) days; sorted 0.5, 2.0, 10.0.
-    # p90 sits at position 0.9 * 2 = 1.8: 2.0 + 0.8 * (10.0 - 2.0) = 8.4.
+    # Durations are 2.0 (A), 0.5 (B) and 10.0 (D) days, sorted 0.5, 2.0, 10.0.
+    # p90 sits at position 0.9 * 2 = 1.8, so it is 2.0 + 0.8 * (10.0 - 2.0) = 8.4.
     assert november.median_days_to_finish == pytest.approx(2.0)
     assert november.p90_days_to_finish == pytest.approx(8.4)
 
@@ -199,7 +199,7 @@ def test_as_of_later_changes_finished_and_overdue():
     result = compute_statistics(november_sample(), NOVEMBER, as_of=D(2026, 12, 15))
     # F finished on 1 December, before 15 December: now finished (1 second).
     assert result.finished_count == 4
-    # E is now open 20 days; C and M still open.
+    # E is now open 20 days, and C and M are still open.
     assert ids(result.overdue_open) == ["C", "M", "E"]
     # Carried over is measured at the period bounds, not at as_of.
     assert ids(result.carried_over) == ["I", "H", "L", "K"]
