@@ -85,7 +85,9 @@ def _validate_user_fields(name: str, role: str, nip: str) -> str | None:
         raise UserError(f"Peran {role!r} tidak dikenal.")
     cleaned_nip = validate_nip(nip)
     if role in ("kasi", "kabid", "kadis") and cleaned_nip is None:
-        raise UserError("NIP wajib diisi untuk pejabat yang memberi paraf atau tanda tangan.")
+        raise UserError(
+            "NIP wajib diisi untuk pejabat yang memberi paraf atau tanda tangan."
+        )
     return cleaned_nip
 
 
@@ -198,7 +200,9 @@ def get_office(session: Session) -> OfficeSetting:
 
 def office_profile(office: OfficeSetting) -> OfficeProfile:
     """Convert the office row to the profile that the renderers print."""
-    lines = tuple(line.strip() for line in office.letterhead.splitlines() if line.strip())
+    lines = tuple(
+        line.strip() for line in office.letterhead.splitlines() if line.strip()
+    )
     return OfficeProfile(
         letterhead_lines=lines,
         address=office.address,

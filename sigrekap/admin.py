@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from . import accounts, db, keys
@@ -54,8 +62,12 @@ def create_user():  # type: ignore[no-untyped-def]
             flash(f"Pengguna {user.username} dibuat.", "success")
             return redirect(url_for("admin.users"))
     return render_template(
-        "admin/user_form.html", form=form, error=error, roles=ROLES,
-        role_labels=ROLE_LABELS, user=None,
+        "admin/user_form.html",
+        form=form,
+        error=error,
+        roles=ROLES,
+        role_labels=ROLE_LABELS,
+        user=None,
     ), (422 if error else 200)
 
 
@@ -95,8 +107,13 @@ def edit_user(user_id: int):  # type: ignore[no-untyped-def]
             flash(f"Data pengguna {user.username} disimpan.", "success")
             return redirect(url_for("admin.users"))
     return render_template(
-        "admin/user_form.html", form=form, error=error, roles=ROLES,
-        role_labels=ROLE_LABELS, user=user, key=keys.active_key(session, user),
+        "admin/user_form.html",
+        form=form,
+        error=error,
+        roles=ROLES,
+        role_labels=ROLE_LABELS,
+        user=user,
+        key=keys.active_key(session, user),
     ), (422 if error else 200)
 
 
@@ -120,7 +137,9 @@ def office():  # type: ignore[no-untyped-def]
     error = None
     if request.method == "POST":
         logo = request.files.get("logo")
-        logo_bytes = logo.read(accounts.MAX_LOGO_BYTES + 1) if logo and logo.filename else None
+        logo_bytes = (
+            logo.read(accounts.MAX_LOGO_BYTES + 1) if logo and logo.filename else None
+        )
         try:
             threshold = int(request.form.get("open_threshold_days", "0"))
         except ValueError:
@@ -186,5 +205,7 @@ def import_key(user_id: int):  # type: ignore[no-untyped-def]
         _office_pki(),
         Path(current_app.config["CERTS_DIR"]),
     )
-    flash("Kunci eksternal diimpor dan CA penerbitnya ditambahkan ke certs/.", "success")
+    flash(
+        "Kunci eksternal diimpor dan CA penerbitnya ditambahkan ke certs/.", "success"
+    )
     return redirect(url_for("admin.edit_user", user_id=user_id))

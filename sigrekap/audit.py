@@ -85,7 +85,9 @@ def check_chain(session: Session, recap: Recap) -> list[str]:
     problems = []
     expected_previous = GENESIS_HASH
     events = session.scalars(
-        select(AuditEvent).where(AuditEvent.recap_id == recap.id).order_by(AuditEvent.id)
+        select(AuditEvent)
+        .where(AuditEvent.recap_id == recap.id)
+        .order_by(AuditEvent.id)
     )
     for event in events:
         if event.previous_hash != expected_previous:

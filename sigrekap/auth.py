@@ -73,7 +73,9 @@ def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., A
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if roles and current_user.role not in roles:
-                raise PermissionDeniedError("Peran Anda tidak berwenang membuka halaman ini.")
+                raise PermissionDeniedError(
+                    "Peran Anda tidak berwenang membuka halaman ini."
+                )
             return view(*args, **kwargs)
 
         return wrapped
@@ -86,7 +88,12 @@ def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+    ):
         return None
     return target
 
@@ -110,7 +117,9 @@ def login():  # type: ignore[no-untyped-def]
             login_user(user)
             session["last_seen"] = int(time.time())
             current_app.logger.info("User %s logged in", user.id)
-            return redirect(_safe_next(request.args.get("next")) or url_for("recaps.inbox"))
+            return redirect(
+                _safe_next(request.args.get("next")) or url_for("recaps.inbox")
+            )
     status = 401 if error else 200
     return render_template("auth/login.html", error=error, username=username), status
 

@@ -20,7 +20,7 @@ from reportlab.lib import colors
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-from .stats import RecapStatistics
+from .stats import UNFILLED_LABEL, RecapStatistics
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def shorten(text: str, max_width: float, font_name: str, font_size: float) -> st
 
 def format_number(value: float) -> str:
     """Format an integer count with Indonesian thousands separators."""
-    return f"{int(round(value)):,}".replace(",", ".")
+    return f"{round(value):,}".replace(",", ".")
 
 
 def format_percent(part: int, whole: int) -> str:
@@ -239,7 +239,7 @@ def chart_per_day(stats: RecapStatistics) -> Drawing:
 def _horizontal_bars(items: list[tuple[str, int]]) -> Drawing:
     """Draw labelled horizontal bars, largest on top, for (label, count) items."""
     fonts = register_fonts()
-    items = _limit_items([(label or "(Tanpa keterangan)", n) for label, n in items])
+    items = _limit_items([(label or UNFILLED_LABEL, n) for label, n in items])
     if not items:
         return _no_data_drawing()
 
@@ -298,7 +298,7 @@ def chart_by_channel(stats: RecapStatistics) -> Drawing:
     """Draw a pie chart of complaints per channel with a legend of counts."""
     fonts = register_fonts()
     items = _limit_items(
-        [(label or "(Tanpa keterangan)", n) for label, n in stats.by_channel if n > 0]
+        [(label or UNFILLED_LABEL, n) for label, n in stats.by_channel if n > 0]
     )
     total = sum(count for _, count in items)
     if total <= 0:

@@ -41,7 +41,9 @@ def upgrade_db_command() -> None:
     click.echo("Database schema is up to date.")
 
 
-def prepare_demo(session: Session, credentials_dir: Path, office_pki: keys.OfficePKI) -> None:
+def prepare_demo(
+    session: Session, credentials_dir: Path, office_pki: keys.OfficePKI
+) -> None:
     """Create the demo office and users, and a signing key for each demo approver.
 
     Generated passwords and passphrases are kept in ``credentials_dir``.
@@ -54,7 +56,9 @@ def prepare_demo(session: Session, credentials_dir: Path, office_pki: keys.Offic
     for user in approvers:
         passphrase = credentials.get(user.username, {}).get("passphrase")
         if passphrase and keys.active_key(session, user) is None:
-            keys.create_key(session, user, office_pki, office.name, passphrase, passphrase)
+            keys.create_key(
+                session, user, office_pki, office.name, passphrase, passphrase
+            )
 
 
 def _office_pki() -> keys.OfficePKI:
@@ -87,9 +91,21 @@ def demo_accounts_command() -> None:
 
 
 @click.command("demo-chain")
-@click.option("--lapor", "lapor_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="LAPOR! export (.xlsx or .csv).")
+@click.option(
+    "--lapor",
+    "lapor_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="LAPOR! export (.xlsx or .csv).",
+)
 @click.option("--period", required=True, help="Recap period as YYYY-MM.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for recap-signed.pdf and recap.xlsx.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for recap-signed.pdf and recap.xlsx.",
+)
 def demo_chain_command(lapor_path: Path, period: str, out_dir: Path) -> None:
     """Run the whole procedure on an export as the demo users.
 
@@ -105,7 +121,9 @@ def demo_chain_command(lapor_path: Path, period: str, out_dir: Path) -> None:
             db.upgrade_schema(url)
             engine = db.make_engine(url)
             with Session(engine, expire_on_commit=False) as session:
-                pdf, workbook = _run_chain(session, config, scratch_dir, lapor_path, period)
+                pdf, workbook = _run_chain(
+                    session, config, scratch_dir, lapor_path, period
+                )
             engine.dispose()
     except UserError as exc:
         raise click.ClickException(exc.message) from exc
@@ -135,8 +153,13 @@ def _run_chain(
     admin = users["admin"]
     recap = recaps.create_recap(session, admin, period)
     preview = importing.preview_import(
-        session, admin, recap, lapor_path.name, lapor_path.read_bytes(),
-        scratch / "uploads", max_bytes=int(config["IMPORT_MAX_BYTES"]),
+        session,
+        admin,
+        recap,
+        lapor_path.name,
+        lapor_path.read_bytes(),
+        scratch / "uploads",
+        max_bytes=int(config["IMPORT_MAX_BYTES"]),
     )
     if not preview.can_confirm:
         problems = "; ".join(
@@ -144,19 +167,29 @@ def _run_chain(
         )
         raise UserError(f"The export has errors and was not imported: {problems}")
     importing.confirm_import(
-        session, admin, recap, preview.token, scratch / "uploads",
+        session,
+        admin,
+        recap,
+        preview.token,
+        scratch / "uploads",
         max_bytes=int(config["IMPORT_MAX_BYTES"]),
     )
     workflow.submit(session, settings, admin, recap, recap.version)
     for username in keys.SIGNING_ROLES:
         workflow.approve(
-            session, settings, users[username], recap, recap.version,
+            session,
+            settings,
+            users[username],
+            recap,
+            recap.version,
             credentials[username]["passphrase"],
         )
     workflow.archive(session, settings, admin, recap, recap.version)
     revision = recap.current_revision
     assert revision is not None and revision.workbook_sha256 is not None
-    return settings.store.get(revision.sha256), settings.store.get(revision.workbook_sha256)
+    return settings.store.get(revision.sha256), settings.store.get(
+        revision.workbook_sha256
+    )
 
 
 @click.command("verify")
@@ -178,7 +211,9 @@ def verify_command(file: Path, as_json: bool) -> None:
         sys.exit(2)
     report = verify_pdf(data, keys.trust_roots(Path(current_app.config["CERTS_DIR"])))
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
+        click.echo(
+            json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)
+        )
     else:
         click.echo(report.summary() if hasattr(report, "summary") else report.status)
     sys.exit(report.exit_code)

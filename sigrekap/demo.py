@@ -33,10 +33,34 @@ class DemoUser:
 
 # Synthetic people; the NIPs follow the 18-digit layout but belong to no one.
 DEMO_USERS = (
-    DemoUser("admin", "Rina Kartikasari", "admin", "Pengelola Layanan Informasi", "199203152015032001"),
-    DemoUser("kasi", "Dimas Prasetyo, S.Kom.", "kasi", "Kepala Seksi Layanan Informasi dan Statistik", "198507222010011003"),
-    DemoUser("kabid", "Sri Wahyuni, S.Sos., M.Si.", "kabid", "Kepala Bidang Informasi dan Statistik", "197911042005012002"),
-    DemoUser("kadis", "Dr. Ahmad Fauzi, S.T., M.T.", "kadis", "Kepala Dinas Komunikasi dan Informatika", "197302141998031004"),
+    DemoUser(
+        "admin",
+        "Rina Kartikasari",
+        "admin",
+        "Pengelola Layanan Informasi",
+        "199203152015032001",
+    ),
+    DemoUser(
+        "kasi",
+        "Dimas Prasetyo, S.Kom.",
+        "kasi",
+        "Kepala Seksi Layanan Informasi dan Statistik",
+        "198507222010011003",
+    ),
+    DemoUser(
+        "kabid",
+        "Sri Wahyuni, S.Sos., M.Si.",
+        "kabid",
+        "Kepala Bidang Informasi dan Statistik",
+        "197911042005012002",
+    ),
+    DemoUser(
+        "kadis",
+        "Dr. Ahmad Fauzi, S.T., M.T.",
+        "kadis",
+        "Kepala Dinas Komunikasi dan Informatika",
+        "197302141998031004",
+    ),
     DemoUser("sysadmin", "Yoga Pratama", "sysadmin", "Administrator Sistem", None),
 )
 

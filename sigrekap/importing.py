@@ -135,7 +135,9 @@ def load_preview(
         )
     meta = json.loads(meta_path.read_text())
     if meta["recap_id"] != recap.id or meta["user_id"] != actor.id:
-        raise PermissionDeniedError("Pratinjau impor ini milik pengguna atau rekap lain.")
+        raise PermissionDeniedError(
+            "Pratinjau impor ini milik pengguna atau rekap lain."
+        )
     result = _parse(data_path.read_bytes(), meta["filename"], max_bytes)
     new_count, update_count = _count_changes(session, result)
     return ImportPreview(token, meta["filename"], result, new_count, update_count)
@@ -158,7 +160,9 @@ def confirm_import(
 ) -> ImportBatch:
     """Save a previewed upload: update complaints by tracking ID, add new ones."""
     _require_draft(recap)
-    preview = load_preview(session, actor, recap, token, upload_dir, max_bytes=max_bytes)
+    preview = load_preview(
+        session, actor, recap, token, upload_dir, max_bytes=max_bytes
+    )
     result = preview.result
     if result.has_errors:
         raise UserError(
@@ -194,7 +198,9 @@ def confirm_import(
             for name in COMPLAINT_FIELDS:
                 setattr(complaint, name, getattr(record, name))
             for name in IDENTITY_FIELDS:
-                setattr(complaint, name, getattr(record, name) if keep_identity else None)
+                setattr(
+                    complaint, name, getattr(record, name) if keep_identity else None
+                )
             complaint.import_batch_id = batch.id
             complaint.updated_dt = utcnow()
         session.commit()
@@ -214,7 +220,9 @@ def confirm_import(
     return batch
 
 
-def _existing_by_tracking_id(session: Session, result: ParseResult) -> dict[str, Complaint]:
+def _existing_by_tracking_id(
+    session: Session, result: ParseResult
+) -> dict[str, Complaint]:
     ids = [record.tracking_id for record in result.records]
     found: dict[str, Complaint] = {}
     for start in range(0, len(ids), 500):

@@ -132,7 +132,9 @@ def create_key(
 ) -> SigningKey:
     """Issue the user a key and certificate, stored under their new passphrase."""
     if user.role not in SIGNING_ROLES:
-        raise PermissionDeniedError("Hanya pejabat penyetuju yang memiliki kunci tanda tangan.")
+        raise PermissionDeniedError(
+            "Hanya pejabat penyetuju yang memiliki kunci tanda tangan."
+        )
     if active_key(session, user) is not None:
         raise ConflictError("Anda sudah memiliki kunci tanda tangan yang aktif.")
     if passphrase != confirmation:
@@ -142,7 +144,9 @@ def create_key(
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     if not user.nip:
-        raise UserError("NIP Anda belum diisi. Minta administrator sistem melengkapinya.")
+        raise UserError(
+            "NIP Anda belum diisi. Minta administrator sistem melengkapinya."
+        )
 
     certified = pki.issue_signing_certificate(
         office_pki.ca,
@@ -227,7 +231,9 @@ def unlock_signer(
 def revoke_key(session: Session, actor: User, user_id: int) -> SigningKey:
     """Revoke a user's active key; the user then sets a new passphrase."""
     if actor.role != "sysadmin":
-        raise PermissionDeniedError("Hanya administrator sistem yang dapat mencabut kunci.")
+        raise PermissionDeniedError(
+            "Hanya administrator sistem yang dapat mencabut kunci."
+        )
     user = session.get(User, user_id)
     key = active_key(session, user) if user else None
     if key is None:
@@ -235,7 +241,9 @@ def revoke_key(session: Session, actor: User, user_id: int) -> SigningKey:
     key.is_revoked = True
     key.revoked_dt = utcnow()
     session.commit()
-    logger.info("Signing key %s of user %s revoked by user %s", key.id, user_id, actor.id)
+    logger.info(
+        "Signing key %s of user %s revoked by user %s", key.id, user_id, actor.id
+    )
     return key
 
 
@@ -250,12 +258,16 @@ def import_external_key(
 ) -> SigningKey:
     """Store an externally issued PKCS#12 for a user and trust its issuing CA."""
     if actor.role != "sysadmin":
-        raise PermissionDeniedError("Hanya administrator sistem yang dapat mengimpor kunci.")
+        raise PermissionDeniedError(
+            "Hanya administrator sistem yang dapat mengimpor kunci."
+        )
     user = session.get(User, user_id)
     if user is None or user.role not in SIGNING_ROLES:
         raise UserError("Kunci hanya dapat diimpor untuk pejabat penyetuju.")
     if active_key(session, user) is not None:
-        raise ConflictError("Cabut dulu kunci aktif pengguna ini sebelum mengimpor kunci baru.")
+        raise ConflictError(
+            "Cabut dulu kunci aktif pengguna ini sebelum mengimpor kunci baru."
+        )
     try:
         certified, issuers = pki.import_external_pkcs12(data, passphrase)
     except pki.SigningError as exc:
@@ -275,5 +287,10 @@ def import_external_key(
         name = f"external-{format(root.serial_number, 'x')[:16]}.pem"
         path = Path(certs_dir) / name
         path.write_bytes(root.public_bytes(serialization.Encoding.PEM))
-    logger.info("External signing key %s imported for user %s by user %s", key.id, user.id, actor.id)
+    logger.info(
+        "External signing key %s imported for user %s by user %s",
+        key.id,
+        user.id,
+        actor.id,
+    )
     return key

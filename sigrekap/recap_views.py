@@ -63,7 +63,9 @@ def _previous_month() -> str:
 @role_required("admin")
 def create():  # type: ignore[no-untyped-def]
     """Create a recap for a period."""
-    recap = recaps.create_recap(db.session(), current_user, request.form.get("period", ""))
+    recap = recaps.create_recap(
+        db.session(), current_user, request.form.get("period", "")
+    )
     flash(f"Rekapitulasi {recap.number} dibuat.", "success")
     return redirect(url_for("recaps.detail", recap_id=recap.id))
 
@@ -137,10 +139,18 @@ def preview(recap_id: int, token: str):  # type: ignore[no-untyped-def]
     session = db.session()
     recap = recaps.get_recap(session, recap_id)
     preview = importing.load_preview(
-        session, current_user, recap, token, _upload_dir(), max_bytes=_max_import_bytes()
+        session,
+        current_user,
+        recap,
+        token,
+        _upload_dir(),
+        max_bytes=_max_import_bytes(),
     )
     return render_template(
-        "recaps/preview.html", recap=recap, preview=preview, period=recaps.period_of(recap)
+        "recaps/preview.html",
+        recap=recap,
+        preview=preview,
+        period=recaps.period_of(recap),
     )
 
 
@@ -151,7 +161,12 @@ def confirm(recap_id: int, token: str):  # type: ignore[no-untyped-def]
     session = db.session()
     recap = recaps.get_recap(session, recap_id)
     batch = importing.confirm_import(
-        session, current_user, recap, token, _upload_dir(), max_bytes=_max_import_bytes()
+        session,
+        current_user,
+        recap,
+        token,
+        _upload_dir(),
+        max_bytes=_max_import_bytes(),
     )
     flash(
         f"Impor selesai: {batch.created_count} pengaduan baru, "
@@ -218,7 +233,9 @@ def _expected_version() -> int:
     try:
         return int(request.form.get("version", ""))
     except ValueError:
-        raise UserError("Formulir tidak lengkap. Muat ulang halaman lalu coba lagi.") from None
+        raise UserError(
+            "Formulir tidak lengkap. Muat ulang halaman lalu coba lagi."
+        ) from None
 
 
 @bp.route("/rekap/<int:recap_id>/ajukan", methods=["POST"])
@@ -227,7 +244,9 @@ def submit(recap_id: int):  # type: ignore[no-untyped-def]
     """Seal the draft and send it to the Section Head."""
     session = db.session()
     recap = recaps.get_recap(session, recap_id)
-    workflow.submit(session, _signing_settings(), current_user, recap, _expected_version())
+    workflow.submit(
+        session, _signing_settings(), current_user, recap, _expected_version()
+    )
     flash("Konsep diajukan kepada Kepala Seksi.", "success")
     return redirect(url_for("recaps.detail", recap_id=recap.id))
 
@@ -258,7 +277,11 @@ def reject(recap_id: int):  # type: ignore[no-untyped-def]
     session = db.session()
     recap = recaps.get_recap(session, recap_id)
     workflow.reject(
-        session, current_user, recap, _expected_version(), request.form.get("reason", "")
+        session,
+        current_user,
+        recap,
+        _expected_version(),
+        request.form.get("reason", ""),
     )
     flash("Rekapitulasi dikembalikan satu tingkat beserta alasannya.", "success")
     return redirect(url_for("recaps.detail", recap_id=recap.id))
@@ -270,7 +293,9 @@ def archive(recap_id: int):  # type: ignore[no-untyped-def]
     """Archive the signed recap."""
     session = db.session()
     recap = recaps.get_recap(session, recap_id)
-    workflow.archive(session, _signing_settings(), current_user, recap, _expected_version())
+    workflow.archive(
+        session, _signing_settings(), current_user, recap, _expected_version()
+    )
     flash(f"Rekapitulasi {recap.number} diarsipkan.", "success")
     return redirect(url_for("recaps.detail", recap_id=recap.id))
 
@@ -296,7 +321,11 @@ def revision_workbook(recap_id: int, revision_id: int):  # type: ignore[no-untyp
     session = db.session()
     recap = recaps.get_recap(session, recap_id)
     revision = session.get(Revision, revision_id)
-    if revision is None or revision.recap_id != recap.id or not revision.workbook_sha256:
+    if (
+        revision is None
+        or revision.recap_id != recap.id
+        or not revision.workbook_sha256
+    ):
         raise NotFoundError("Berkas Excel tidak ditemukan.")
     try:
         data = _signing_settings().store.get(revision.workbook_sha256)
@@ -326,7 +355,10 @@ def signing_key():  # type: ignore[no-untyped-def]
             session.rollback()
             error = exc.message
         else:
-            flash("Kunci tanda tangan Anda dibuat. Simpan frasa sandi dengan baik.", "success")
+            flash(
+                "Kunci tanda tangan Anda dibuat. Simpan frasa sandi dengan baik.",
+                "success",
+            )
             return redirect(url_for("recaps.signing_key"))
     key = keys.active_key(session, current_user)
     return render_template("recaps/signing_key.html", key=key, error=error), (

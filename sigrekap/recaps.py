@@ -152,7 +152,9 @@ def approvers(session: Session) -> list[Approver]:
             result.append(Approver(role=role, name="", title="", nip=""))
         else:
             result.append(
-                Approver(role=role, name=user.name, title=user.title, nip=user.nip or "")
+                Approver(
+                    role=role, name=user.name, title=user.title, nip=user.nip or ""
+                )
             )
     return result
 
@@ -192,6 +194,8 @@ def render_documents(
         )
     info = document_info(recap, base_url, now)
     profile = accounts.office_profile(accounts.get_office(session))
-    workbook = render_recap_workbook(info, profile, stats, history_entries(session, recap))
+    workbook = render_recap_workbook(
+        info, profile, stats, history_entries(session, recap)
+    )
     pdf = render_recap_pdf(info, profile, stats, approvers(session), workbook=workbook)
     return pdf, workbook

@@ -19,7 +19,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from .domain import HistoryEntry, OfficeProfile, RecapDocumentInfo
-from .stats import RecapStatistics
+from .stats import UNFILLED_LABEL, RecapStatistics
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ DATE_FORMAT = "dd/mm/yyyy"
 PERCENT_FORMAT = "0.0%"
 DAYS_FORMAT = "0.0"
 
-# A cell whose text starts with one of these (after any leading whitespace)
+# A cell whose text starts with one of these (also after leading spaces)
 # may be turned into a formula by Excel or another spreadsheet when a user
 # edits it, or when the data is exported to CSV and opened again.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -43,6 +43,10 @@ TOTAL_FONT = Font(bold=True)
 TOTAL_FILL = PatternFill("solid", fgColor="D9E2F3")
 TITLE_FONT = Font(bold=True, size=13)
 SECTION_FONT = Font(bold=True, size=11)
+
+# The office works in Western Indonesia Time (UTC+7, no daylight saving),
+# the zone of the naive times in LAPOR! exports.
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 
 GROUP_RECEIVED = "Diterima periode ini"
 GROUP_CARRIED = "Periode sebelumnya"
@@ -68,6 +72,13 @@ ACTION_LABELS = {
 # -- cell helpers -------------------------------------------------------------
 
 
+def _local(moment: dt.datetime) -> dt.datetime:
+    """Return a naive WIB datetime, since Excel cells cannot carry a time zone."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(WIB).replace(tzinfo=None)
+
+
 def _clean(value: str) -> str:
     """Drop characters that XML 1.0 cannot carry and cut text to Excel's limit."""
     text = ILLEGAL_CHARACTERS_RE.sub("", value)
@@ -83,7 +94,7 @@ def needs_text_guard(text: str) -> bool:
 
 
 def set_value(ws: Worksheet, row: int, column: int, value: Any) -> Cell:
-    """Write value to a cell; text always stays text and never becomes a formula."""
+    """Write value to a cell, storing text as a string that never becomes a formula."""
     cell = ws.cell(row=row, column=column)
     if isinstance(value, str):
         text = _clean(value)
@@ -94,17 +105,23 @@ def set_value(ws: Worksheet, row: int, column: int, value: Any) -> Cell:
         cell.data_type = "s"
         if needs_text_guard(text):
             cell.quotePrefix = True
+    elif isinstance(value, dt.datetime):
+        cell.value = _local(value)
     else:
         cell.value = value
     return cell
 
 
-def _write_header(ws: Worksheet, row: int, headings: Sequence[str], column: int = 1) -> None:
+def _write_header(
+    ws: Worksheet, row: int, headings: Sequence[str], column: int = 1
+) -> None:
     for offset, heading in enumerate(headings):
         cell = set_value(ws, row, column + offset, heading)
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        cell.alignment = Alignment(
+            horizontal="center", vertical="center", wrap_text=True
+        )
 
 
 def _set_widths(ws: Worksheet, widths: Sequence[float]) -> None:
@@ -197,13 +214,13 @@ def _write_breakdown(
     items: Sequence[tuple[str, int]],
     total: int,
 ) -> tuple[int, int]:
-    """Write a label / count / share table; return its first and last data rows."""
+    """Write a label / count / share table and return its first and last data rows."""
     set_value(ws, top, 1, title).font = SECTION_FONT
     _write_header(ws, top + 1, (heading, "Jumlah", "Persentase"))
     row = top + 1
     for label, count in items:
         row += 1
-        set_value(ws, row, 1, label or "(Tanpa keterangan)")
+        set_value(ws, row, 1, label or UNFILLED_LABEL)
         set_value(ws, row, 2, count)
         set_value(ws, row, 3, _share(count, total)).number_format = PERCENT_FORMAT
     first, last = top + 2, row
@@ -234,8 +251,8 @@ def _bar_chart(
     chart.dataLabels.showVal = True
     _show_axes(chart)
     if horizontal:
-        # Excel draws the first category at the bottom; flip it to read
-        # the table's order from the top.
+        # Excel draws the first category at the bottom, so flip the axis to
+        # read the table's order from the top.
         chart.x_axis.scaling.orientation = "maxMin"
     chart.width = 18
     chart.height = max(7.5, 0.6 * (last - first + 1) + 2.5)
@@ -243,8 +260,8 @@ def _bar_chart(
 
 
 def _show_axes(chart: BarChart | LineChart) -> None:
-    # openpyxl 3.1 leaves the axis "delete" flag unset, and recent Excel
-    # versions then hide both axes.
+    # openpyxl 3.1 omits the axis <c:delete> element unless it is set. An
+    # explicit False shows the axes whatever a reader assumes for a missing one.
     chart.x_axis.delete = False
     chart.y_axis.delete = False
 
@@ -300,7 +317,8 @@ def _write_statistics(ws: Worksheet, stats: RecapStatistics) -> None:
         chart.x_axis.number_format = "d"
         _show_axes(chart)
         chart.add_data(
-            Reference(ws, min_col=2, min_row=top + 1, max_row=row), titles_from_data=True
+            Reference(ws, min_col=2, min_row=top + 1, max_row=row),
+            titles_from_data=True,
         )
         chart.set_categories(Reference(ws, min_col=1, min_row=top + 2, max_row=row))
         chart.width = 18
@@ -353,7 +371,7 @@ def _complaint_row(
 
 
 def _write_complaints(ws: Worksheet, stats: RecapStatistics) -> None:
-    """Fill the "Pengaduan" sheet; reporter names and contacts are never written."""
+    """Fill the "Pengaduan" sheet without reporter names or contacts."""
     _write_header(ws, 1, [heading for heading, _ in COMPLAINT_COLUMNS])
     overdue_ids = {_text(c, "tracking_id") for c in stats.overdue_open}
     groups: Iterable[tuple[str, Sequence[Any]]] = (
@@ -409,19 +427,26 @@ class _FixedTimeZipFile(zipfile.ZipFile):
         moment = max(fixed_time, dt.datetime(1980, 1, 1))
         self._fixed_time = moment.timetuple()[:6]
 
-    def writestr(self, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def writestr(
+        self, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any
+    ) -> None:  # type: ignore[override]
         if isinstance(zinfo_or_arcname, str):
             zinfo_or_arcname = zipfile.ZipInfo(zinfo_or_arcname, self._fixed_time)
             zinfo_or_arcname.compress_type = self.compression
         super().writestr(zinfo_or_arcname, data, *args, **kwargs)
 
-    def write(self, filename: Any, arcname: Any = None, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def write(
+        self, filename: Any, arcname: Any = None, *args: Any, **kwargs: Any
+    ) -> None:  # type: ignore[override]
         with open(filename, "rb") as source:
             self.writestr(arcname or str(filename), source.read())
 
 
 def _save(workbook: Workbook, moment: dt.datetime) -> bytes:
     """Serialise the workbook with fixed document times and ZIP member times."""
+    # The core properties are written as UTC.
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     workbook.properties.created = moment
     workbook.properties.modified = moment
     buffer = BytesIO()

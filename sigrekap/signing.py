@@ -80,7 +80,7 @@ _ZONE_LABELS = {7: "WIB", 8: "WITA", 9: "WIT"}
 
 @dataclass(frozen=True, kw_only=True)
 class StampInfo:
-    """What a visible signature stamp shows."""
+    """Text of a visible signature stamp."""
 
     name: str
     role_label: str
@@ -182,9 +182,9 @@ def sign_field(
 
     A paraf (``lock=False``) gets a small stamp: role, initials, name and
     time. The final signature (``lock=True``) gets a full stamp with title,
-    name, NIP, date and a QR code for ``stamp.verification_url``, and locks
-    the document: a /Lock dictionary on the field (all fields, DocMDP level 1)
-    makes every later change invalidate the signature.
+    name, NIP, date and a QR code for ``stamp.verification_url``. It also
+    locks the document: the field's /Lock dictionary (all fields, DocMDP
+    level 1) makes every later change invalidate the signature.
 
     :param pdf: the current revision of the recap.
     :param field_name: name of the prepared signature field to fill.
@@ -348,7 +348,7 @@ def _stamp_layout(stamp: StampInfo, *, full: bool) -> tuple[BaseStampStyle, dict
     if stamp.nip:
         lines.append("NIP. %(nip)s")
     lines.extend(["Ditandatangani secara elektronik", "%(when)s"])
-    params["url"] = stamp.verification_url
+    params["url"] = stamp.verification_url or ""
     return QRStampStyle(
         stamp_text="\n".join(lines), text_box_style=text_box, border_width=1
     ), params
@@ -487,7 +487,7 @@ def _translate_error(exc: Exception) -> SigningError:
             )
         current = current.__cause__ or current.__context__
     if isinstance(exc, PyHankoSigningError):
-        logger.warning("pyHanko refused to sign: %s", exc)
+        logger.warning("pyHanko rejected the signing request: %s", exc)
         return SigningError(f"Penandatanganan gagal: {exc}")
     if isinstance(exc, PdfError):
         logger.warning("PDF error while signing: %s", exc)

@@ -1,7 +1,7 @@
 """The office's own RFC 3161 time-stamping authority, and timestamper set-up.
 
-``respond`` turns a DER TimeStampReq into a DER TimeStampResp and never
-raises: a request it cannot serve gets a rejection response. The web layer
+``respond`` turns a DER TimeStampReq into a DER TimeStampResp and does not
+raise: a request it cannot serve gets a rejection response. The web layer
 only has to pass the request body through (content types below).
 """
 
@@ -74,7 +74,7 @@ class _RequestRejected(Exception):
 
 @dataclass(frozen=True)
 class TimestampConfig:
-    """Where signature timestamps come from: an HTTP TSA or the office TSA key."""
+    """Source of signature timestamps: an HTTP TSA or the office TSA key."""
 
     url: str | None = None
     internal_key: CertifiedKey | None = None
@@ -100,7 +100,7 @@ def respond(
     *,
     now: dt.datetime | None = None,
 ) -> bytes:
-    """Answer one RFC 3161 request with a signed token or a rejection.
+    """Process one RFC 3161 request into a signed token or a rejection.
 
     ``ca_cert`` (default: the first certificate of ``tsa_key.chain``) is sent
     along with the TSA certificate when the request sets certReq.
@@ -112,7 +112,7 @@ def respond(
         logger.info("TSA rejected a request: %s", rejected.text)
         return _rejection(rejected.fail_info, rejected.text)
     except Exception:
-        # A broken key or library error must still produce a protocol answer,
+        # A broken key or library error must still produce a protocol response,
         # so the client reports "TSA failed" instead of hanging or crashing.
         logger.exception("TSA failed to issue a token")
         return _rejection("system_failure", "Internal error of the TSA.")
@@ -133,14 +133,20 @@ def _parse_request(request_der: bytes) -> tsp.TimeStampReq:
     imprint = request["message_imprint"]
     algorithm = imprint["hash_algorithm"]["algorithm"].native
     if algorithm not in _IMPRINT_LENGTHS:
-        raise _RequestRejected("bad_alg", f"Hash algorithm {algorithm} refused.")
+        raise _RequestRejected(
+            "bad_alg", f"Hash algorithm {algorithm} is not supported."
+        )
     if len(imprint["hashed_message"].native) != _IMPRINT_LENGTHS[algorithm]:
         raise _RequestRejected("bad_data_format", "Imprint length mismatch.")
     policy = request["req_policy"].native
     if policy is not None and policy != TSA_POLICY_OID:
-        raise _RequestRejected("unaccepted_policy", f"Policy {policy} refused.")
+        raise _RequestRejected(
+            "unaccepted_policy", f"Policy {policy} is not supported."
+        )
     if request["extensions"].native:
-        raise _RequestRejected("unaccepted_extensions", "Extensions unsupported.")
+        raise _RequestRejected(
+            "unaccepted_extensions", "Request extensions are not supported."
+        )
     return request
 
 
@@ -268,7 +274,7 @@ class OfficeTimeStamper(TimeStamper):
 class CheckedTimeStamper(TimeStamper):
     """Wrap a timestamper so that every failure becomes a TimestampError.
 
-    Besides transport errors and rejections, it rejects a "granted" answer
+    Besides transport errors and rejections, it rejects a "granted" response
     whose token does not parse or stamps another digest, so a faulty TSA
     cannot slip a useless token into a signature.
     """

@@ -26,7 +26,9 @@ def timestamp():  # type: ignore[no-untyped-def]
         )
     data = request.get_data(cache=False)
     if not data or len(data) > MAX_REQUEST_BYTES:
-        return Response("Empty or oversized request.\n", status=400, mimetype="text/plain")
+        return Response(
+            "Empty or oversized request.\n", status=400, mimetype="text/plain"
+        )
     office_pki = keys.load_office_pki(Path(current_app.instance_path))
     answer = tsa.respond(data, office_pki.tsa, office_pki.ca_certificate)
     return Response(answer, mimetype="application/timestamp-reply")

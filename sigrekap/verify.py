@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
-from typing import Any
+from typing import Any, TypeAlias
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
@@ -52,7 +52,7 @@ _KEY_USAGE = KeyUsageConstraints(
     key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
 )
 
-TrustRoot = x509.Certificate | asn1_x509.Certificate | bytes
+TrustRoot: TypeAlias = x509.Certificate | asn1_x509.Certificate | bytes
 
 
 @dataclass
@@ -122,9 +122,9 @@ def verify_pdf(
 ) -> VerificationReport:
     """Validate every signature of a PDF against ``trust_roots``.
 
-    ``crls`` are DER CRLs to consult; nothing is fetched from the network,
-    and a certificate without reachable revocation data is not rejected for
-    that reason alone (soft-fail).
+    ``crls`` are DER CRLs to consult. Nothing is fetched from the network, so
+    revocation is checked only for certificates that declare a CRL
+    distribution point, and a missing CRL alone does not fail (soft-fail).
     """
     digest = hashlib.sha256(data).hexdigest()
     if b"%PDF-" not in data[:1024]:
@@ -305,7 +305,7 @@ def _fill_common(
         report.problems.append(
             "Cakupan tanda tangan tidak standar: sebagian berkas tidak terlindungi."
         )
-    elif level is None or level == ModificationLevel.OTHER or not status.docmdp_ok:
+    elif level is None or level == ModificationLevel.OTHER or status.docmdp_ok is False:
         report.problems.append(
             "Dokumen diubah setelah tanda tangan ini dengan perubahan yang tidak "
             "diizinkan."

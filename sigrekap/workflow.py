@@ -87,7 +87,9 @@ def _check_version(recap: Recap, expected_version: int) -> None:
         raise _conflict()
 
 
-def acting_roles(session: Session, user: User, today: dt.date | None = None) -> set[str]:
+def acting_roles(
+    session: Session, user: User, today: dt.date | None = None
+) -> set[str]:
     """Return the roles the user holds today, own role and acting appointments."""
     today = today or dt.date.today()
     roles = {user.role}
@@ -107,7 +109,9 @@ def revision_chain(session: Session, revision: Revision | None) -> list[Revision
     chain = []
     while revision is not None:
         chain.append(revision)
-        revision = session.get(Revision, revision.parent_id) if revision.parent_id else None
+        revision = (
+            session.get(Revision, revision.parent_id) if revision.parent_id else None
+        )
     return list(reversed(chain))
 
 
@@ -223,7 +227,11 @@ def read_revision(settings: SigningSettings, revision: Revision) -> bytes:
 
 
 def submit(
-    session: Session, settings: SigningSettings, actor: User, recap: Recap, expected_version: int
+    session: Session,
+    settings: SigningSettings,
+    actor: User,
+    recap: Recap,
+    expected_version: int,
 ) -> Recap:
     """Render the draft, seal it with the office certificate and send it to the Kasi."""
     if actor.role != "admin":
@@ -235,23 +243,43 @@ def submit(
     pdf, workbook = recaps.render_documents(session, recap, settings.base_url)
     try:
         sealed = signing.certify_draft(
-            pdf, settings.office_pki.seal.to_signer(), make_timestamper(settings.timestamp)
+            pdf,
+            settings.office_pki.seal.to_signer(),
+            make_timestamper(settings.timestamp),
         )
     except SigningError as exc:
         raise UserError(str(exc)) from exc
 
     workbook_sha256 = settings.store.put(workbook)
     draft = _store_revision(
-        session, settings, recap, pdf, kind="draft", parent=None, signer=None,
+        session,
+        settings,
+        recap,
+        pdf,
+        kind="draft",
+        parent=None,
+        signer=None,
         workbook_sha256=workbook_sha256,
     )
     sealed_revision = _store_revision(
-        session, settings, recap, sealed, kind="sealed", parent=draft, signer=None,
+        session,
+        settings,
+        recap,
+        sealed,
+        kind="sealed",
+        parent=draft,
+        signer=None,
         workbook_sha256=workbook_sha256,
     )
     _commit_transition(
-        session, recap, actor, role="admin", action="submit", to_status="at_kasi",
-        revision=sealed_revision, sha256_before=None,
+        session,
+        recap,
+        actor,
+        role="admin",
+        action="submit",
+        to_status="at_kasi",
+        revision=sealed_revision,
+        sha256_before=None,
     )
     return recap
 
@@ -269,11 +297,15 @@ def approve(
     role = check_can_approve(session, actor, recap)
     current = recap.current_revision
     if current is None:
-        raise UserError("Rekapitulasi belum memiliki konsep bersegel. Ajukan ulang konsep.")
+        raise UserError(
+            "Rekapitulasi belum memiliki konsep bersegel. Ajukan ulang konsep."
+        )
     data = read_revision(settings, current)
     signer = keys.unlock_signer(session, actor, settings.office_pki, passphrase)
 
-    verification_url = f"{settings.base_url.rstrip('/')}/verifikasi/{recap.verification_code}"
+    verification_url = (
+        f"{settings.base_url.rstrip('/')}/verifikasi/{recap.verification_code}"
+    )
     stamp = signing.StampInfo(
         name=actor.name,
         role_label=STAMP_ROLE_LABELS[role],
@@ -295,13 +327,23 @@ def approve(
         raise UserError(str(exc)) from exc
 
     revision = _store_revision(
-        session, settings, recap, signed, kind=role, parent=current, signer=actor,
+        session,
+        settings,
+        recap,
+        signed,
+        kind=role,
+        parent=current,
+        signer=actor,
         workbook_sha256=current.workbook_sha256,
     )
     _commit_transition(
-        session, recap, actor, role=role,
+        session,
+        recap,
+        actor,
+        role=role,
         action="sign" if role == "kadis" else "paraf",
-        to_status=NEXT_STATUS[recap.status], revision=revision,
+        to_status=NEXT_STATUS[recap.status],
+        revision=revision,
         sha256_before=current.sha256,
     )
     return recap
@@ -314,16 +356,24 @@ def reject(
     _check_version(recap, expected_version)
     reason = (reason or "").strip()
     if not reason:
-        raise UserError("Alasan penolakan wajib diisi agar penerima tahu apa yang harus diperbaiki.")
+        raise UserError(
+            "Alasan penolakan wajib diisi agar penerima tahu apa yang harus diperbaiki."
+        )
     if len(reason) > MAX_REASON_LENGTH:
-        raise UserError(f"Alasan penolakan terlalu panjang (maksimal {MAX_REASON_LENGTH} karakter).")
+        raise UserError(
+            f"Alasan penolakan terlalu panjang (maksimal {MAX_REASON_LENGTH} karakter)."
+        )
     role = STEP_ROLE.get(recap.status)
     if role is None:
         raise _conflict()
     if role not in acting_roles(session, actor):
-        raise PermissionDeniedError("Peran Anda tidak berwenang menolak pada langkah ini.")
+        raise PermissionDeniedError(
+            "Peran Anda tidak berwenang menolak pada langkah ini."
+        )
     if actor.id == recap.created_by_id:
-        raise PermissionDeniedError("Penyusun konsep tidak boleh menolak rekapitulasi yang disusunnya.")
+        raise PermissionDeniedError(
+            "Penyusun konsep tidak boleh menolak rekapitulasi yang disusunnya."
+        )
 
     current = recap.current_revision
     to_status = REJECT_STATUS[recap.status]
@@ -335,36 +385,60 @@ def reject(
     else:
         # The current revision carries the previous level's mark: step back to
         # the stored revision before it. Nothing is deleted.
-        target = session.get(Revision, current.parent_id) if current and current.parent_id else None
+        target = (
+            session.get(Revision, current.parent_id)
+            if current and current.parent_id
+            else None
+        )
         if target is None:
             raise UserError("Revisi sebelumnya tidak ditemukan; penolakan dibatalkan.")
     _commit_transition(
-        session, recap, actor, role=role, action="reject", to_status=to_status,
-        revision=target, sha256_before=current.sha256 if current else None,
+        session,
+        recap,
+        actor,
+        role=role,
+        action="reject",
+        to_status=to_status,
+        revision=target,
+        sha256_before=current.sha256 if current else None,
         reason=reason,
     )
     return recap
 
 
 def archive(
-    session: Session, settings: SigningSettings, actor: User, recap: Recap, expected_version: int
+    session: Session,
+    settings: SigningSettings,
+    actor: User,
+    recap: Recap,
+    expected_version: int,
 ) -> Recap:
     """Archive a signed recap: its files are checked and kept write-once."""
     if actor.role != "admin":
         raise PermissionDeniedError("Hanya admin yang dapat mengarsipkan rekapitulasi.")
     _check_version(recap, expected_version)
     if recap.status != "signed" or recap.current_revision is None:
-        raise ConflictError("Hanya rekapitulasi yang sudah ditandatangani yang dapat diarsipkan.")
+        raise ConflictError(
+            "Hanya rekapitulasi yang sudah ditandatangani yang dapat diarsipkan."
+        )
     current = recap.current_revision
     read_revision(settings, current)
     if current.workbook_sha256:
         try:
             settings.store.get(current.workbook_sha256)
         except StorageIntegrityError as exc:
-            raise UserError("Berkas Excel tersimpan rusak; pengarsipan dibatalkan.") from exc
+            raise UserError(
+                "Berkas Excel tersimpan rusak; pengarsipan dibatalkan."
+            ) from exc
     _commit_transition(
-        session, recap, actor, role="admin", action="archive", to_status="archived",
-        revision=current, sha256_before=current.sha256,
+        session,
+        recap,
+        actor,
+        role="admin",
+        action="archive",
+        to_status="archived",
+        revision=current,
+        sha256_before=current.sha256,
     )
     return recap
 
@@ -379,12 +453,16 @@ def inbox_recaps(session: Session, user: User) -> list[Recap]:
         return []
     return list(
         session.scalars(
-            select(Recap).where(Recap.status.in_(waiting)).order_by(Recap.updated_dt.desc())
+            select(Recap)
+            .where(Recap.status.in_(waiting))
+            .order_by(Recap.updated_dt.desc())
         )
     )
 
 
-def settings_from_config(config: dict, instance: Path, office_name: str) -> SigningSettings:
+def settings_from_config(
+    config: dict, instance: Path, office_name: str
+) -> SigningSettings:
     """Build the signing settings of an app from its configuration."""
     office_pki = keys.load_office_pki(instance)
     return SigningSettings(
@@ -438,7 +516,9 @@ def timeline(session: Session, recap: Recap) -> list[TimelineEntry]:
     from .models import AuditEvent
 
     events = session.scalars(
-        select(AuditEvent).where(AuditEvent.recap_id == recap.id).order_by(AuditEvent.id)
+        select(AuditEvent)
+        .where(AuditEvent.recap_id == recap.id)
+        .order_by(AuditEvent.id)
     )
     return [
         TimelineEntry(
@@ -459,12 +539,16 @@ def timeline(session: Session, recap: Recap) -> list[TimelineEntry]:
 def revisions_of(session: Session, recap: Recap) -> list[Revision]:
     """Return every stored revision of the recap, oldest first."""
     return list(
-        session.scalars(select(Revision).where(Revision.recap_id == recap.id).order_by(Revision.id))
+        session.scalars(
+            select(Revision).where(Revision.recap_id == recap.id).order_by(Revision.id)
+        )
     )
 
 
 def timestamp_config(config: dict, office_pki: keys.OfficePKI) -> TimestampConfig:
     """Use the TSA at TSA_URL when configured, else the office's own TSA key."""
     if config.get("TSA_URL"):
-        return TimestampConfig(url=config["TSA_URL"], timeout=float(config["TSA_TIMEOUT"]))
+        return TimestampConfig(
+            url=config["TSA_URL"], timeout=float(config["TSA_TIMEOUT"])
+        )
     return TimestampConfig(internal_key=office_pki.tsa)

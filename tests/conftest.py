@@ -141,3 +141,29 @@ class AuthActions:
 @pytest.fixture
 def auth(client, credentials) -> AuthActions:
     return AuthActions(client, credentials)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_pkcs12_kdf():
+    # Fewer PBKDF2 rounds for keys made in tests; the stored files carry
+    # their own round count, so loading works the same.
+    from sigrekap import pki
+
+    original = pki.PKCS12_KDF_ROUNDS
+    pki.PKCS12_KDF_ROUNDS = 2_000
+    yield
+    pki.PKCS12_KDF_ROUNDS = original
+
+
+@pytest.fixture
+def office_pki(app):
+    """The office CA, seal and TSA keys, and a signing key per demo approver."""
+    from sigrekap import cli, keys
+
+    instance = Path(app.instance_path)
+    with app.app_context():
+        office = keys.ensure_office_pki(
+            instance, Path(app.config["CERTS_DIR"]), demo.OFFICE_NAME
+        )
+        cli.prepare_demo(db.session(), instance, office)
+    return office
