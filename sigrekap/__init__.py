@@ -60,7 +60,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.testing:
         configure_logging(app)
 
-    from . import admin, auth, cli, db, errors, recap_views, tsa_views, web
+    from . import (
+        admin,
+        archive_views,
+        auth,
+        cli,
+        db,
+        errors,
+        recap_views,
+        tsa_views,
+        verify_views,
+        web,
+    )
 
     db.init_app(app)
     web.init_app(app)
@@ -71,6 +82,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(recap_views.bp)
     app.register_blueprint(tsa_views.bp)
+    app.register_blueprint(verify_views.bp)
+    app.register_blueprint(archive_views.bp)
     return app
 
 

@@ -168,7 +168,8 @@ def history_entries(session: Session, recap: Recap) -> list[HistoryEntry]:
     )
     return [
         HistoryEntry(
-            at=event.created_dt,
+            # Stored times are naive UTC; the workbook prints them in WIB.
+            at=event.created_dt.replace(tzinfo=dt.UTC),
             actor=event.actor_name,
             role=event.role,
             action=event.action,

@@ -24,13 +24,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.font.api import FontEngineFactory
+from pyhanko.pdf_utils.form_tools import annot_width_height, get_single_field_annot
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
@@ -231,7 +233,8 @@ def sign_field(
         name=stamp.name,
         docmdp_permissions=MDPPerm.NO_CHANGES if lock else MDPPerm.FILL_FORMS,
     )
-    style, text_params = _stamp_layout(stamp, full=lock)
+    box = _field_box_size(reader, field_name)
+    style, text_params = _stamp_layout(stamp, full=lock, box=box)
     pdf_signer = PdfSigner(
         metadata, signer, timestamper=_checked(timestamper), stamp_style=style
     )
@@ -293,6 +296,17 @@ def _check_field_signable(
     return fields
 
 
+def _field_box_size(reader: PdfFileReader, field_name: str) -> tuple[float, float]:
+    """Return the width and height in points of a signature field's widget."""
+    matches = list(enumerate_sig_fields(reader, with_name=field_name))
+    try:
+        annotation = get_single_field_annot(matches[0][2].get_object())
+    except PdfError:
+        # pyHanko rejects such a field when it signs; report that error there.
+        return 0, 0
+    return annot_width_height(annotation)
+
+
 def _has_document_lock(reader: PdfFileReader, field_name: str) -> bool:
     matches = list(enumerate_sig_fields(reader, with_name=field_name))
     lock = matches[0][2].get_object().get("/Lock")
@@ -323,51 +337,261 @@ def _locks_field(sig_field: generic.DictionaryObject, target: str) -> bool:
 
 # Stamps
 
+# Gap in points between the stamp border and its text.
+STAMP_TEXT_MARGIN = 4
+# Gap in points around the QR code of the full stamp (pyHanko's "innsep").
+QR_PADDING = 3
+# Largest share of the full stamp's width that the QR code may take.
+QR_MAX_WIDTH_SHARE = 0.35
+# Candidate font sizes in points, largest first. pyHanko writes the size with
+# "%d Tf", so only whole points are possible.
+PARAF_FONT_SIZES = (8, 7, 6)
+FULL_FONT_SIZES = (9, 8, 7, 6)
+# Line spacing as a multiple of the font size.
+LINE_SPACING = 1.25
+# Width of every Courier glyph in em, for pyHanko's fallback font.
+COURIER_EM_WIDTH = 0.6
 
-def _stamp_layout(stamp: StampInfo, *, full: bool) -> tuple[BaseStampStyle, dict]:
+# Unicode ranges kept in the embedded stamp font: Basic Latin, Latin-1,
+# Latin Extended-A and -B, Latin Extended Additional, general punctuation,
+# currency and letterlike symbols. Indonesian names and titles are written
+# with these.
+STAMP_FONT_RANGES = (
+    (0x0020, 0x007E),
+    (0x00A0, 0x024F),
+    (0x1E00, 0x1EFF),
+    (0x2000, 0x206F),
+    (0x20A0, 0x20CF),
+    (0x2100, 0x214F),
+)
+# PDF reads CIDFont glyph widths (/W) and TJ adjustments in thousandths of
+# an em (ISO 32000-1, 9.2.4 and 9.4.3).
+PDF_GLYPH_SPACE_UNITS = 1000
+
+
+@dataclass(frozen=True)
+class _StampFont:
+    """Font engine factory of the stamps, with the text measure that fits it."""
+
+    factory: FontEngineFactory | None
+    """Factory for :class:`TextBoxStyle`; None means pyHanko's Courier."""
+    em_width: Callable[[str], float]
+    """Advance width of one line of text, in em."""
+
+
+@dataclass(frozen=True)
+class _TextFit:
+    lines: list[str]
+    font_size: int
+    leading: int
+
+
+def _stamp_layout(
+    stamp: StampInfo, *, full: bool, box: tuple[float, float] = (0, 0)
+) -> tuple[BaseStampStyle, dict]:
+    """Build the stamp style and text parameters for a field of size ``box``.
+
+    The text is wrapped to the box and set in the largest candidate size at
+    which every line fits. If none fits, the smallest size is used and pyHanko
+    scales the stamp content down to the box, so the text never overflows.
+    """
+    font = _load_stamp_font(str(STAMP_FONT))
+    box_width, box_height = box
     when = format_indonesian_datetime(stamp.signed_at)
-    params = {
-        "name": stamp.name,
-        "role": stamp.role_label,
-        "initials": stamp.display_initials,
-        "when": when,
-        "title": stamp.title,
-        "nip": stamp.nip,
-    }
-    text_box = _text_box_style(font_size=9 if full else 8)
+    # Keep "12 November 2026" and "pukul 14.05 WIB" whole when the line wraps.
+    date_text, _, time_text = when.partition(" pukul ")
+    when_chunks = [date_text, f"pukul {time_text}"] if time_text else [when]
+
     if not full:
-        template = "%(role)s\n%(initials)s - %(name)s\n%(when)s"
-        return TextStampStyle(
-            stamp_text=template, text_box_style=text_box, border_width=1
-        ), params
+        paragraphs = [
+            [stamp.role_label],
+            [f"{stamp.display_initials} - {stamp.name}"],
+            when_chunks,
+        ]
+        fit = _fit_text(
+            paragraphs,
+            font,
+            width=box_width - 2 * STAMP_TEXT_MARGIN,
+            height=box_height - 2 * STAMP_TEXT_MARGIN,
+            sizes=PARAF_FONT_SIZES,
+        )
+        style = TextStampStyle(
+            stamp_text="%(stamp_text)s",
+            text_box_style=_text_box_style(font, fit),
+            border_width=1,
+        )
+        return style, {"stamp_text": "\n".join(fit.lines)}
 
-    lines = []
+    paragraphs = []
     if stamp.title:
-        lines.append("%(title)s")
-    lines.append("%(name)s")
+        paragraphs.append([stamp.title])
+    paragraphs.append([stamp.name])
     if stamp.nip:
-        lines.append("NIP. %(nip)s")
-    lines.extend(["Ditandatangani secara elektronik", "%(when)s"])
-    params["url"] = stamp.verification_url or ""
-    return QRStampStyle(
-        stamp_text="\n".join(lines), text_box_style=text_box, border_width=1
-    ), params
+        paragraphs.append([f"NIP. {stamp.nip}"])
+    paragraphs.append(["Ditandatangani secara elektronik"])
+    paragraphs.append(when_chunks)
+    qr_size = _qr_size(box_width, box_height)
+    fit = _fit_text(
+        paragraphs,
+        font,
+        width=box_width - (qr_size + 2 * QR_PADDING) - 2 * STAMP_TEXT_MARGIN,
+        height=box_height - 2 * STAMP_TEXT_MARGIN,
+        sizes=FULL_FONT_SIZES,
+    )
+    style = QRStampStyle(
+        stamp_text="%(stamp_text)s",
+        text_box_style=_text_box_style(font, fit),
+        border_width=1,
+        innsep=QR_PADDING,
+        qr_inner_size=qr_size,
+        # Center the QR code and text as one group in the box.
+        inner_content_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MID,
+            y_align=layout.AxisAlignment.ALIGN_MID,
+        ),
+    )
+    params = {
+        "stamp_text": "\n".join(fit.lines),
+        "url": stamp.verification_url or "",
+    }
+    return style, params
 
 
-def _text_box_style(*, font_size: int) -> TextBoxStyle:
-    if not STAMP_FONT.is_file():
-        logger.warning("Stamp font %s is missing; using pyHanko's default", STAMP_FONT)
-        return TextBoxStyle(font_size=font_size)
+def _qr_size(box_width: float, box_height: float) -> int:
+    """Return the QR code's side in points: the box height, capped by width."""
+    if not box_width or not box_height:
+        # No box: the field is invisible and pyHanko draws no stamp.
+        return 60
+    return max(1, int(min(box_height - 2 * QR_PADDING, box_width * QR_MAX_WIDTH_SHARE)))
+
+
+def _fit_text(
+    paragraphs: list[list[str]],
+    font: _StampFont,
+    *,
+    width: float,
+    height: float,
+    sizes: tuple[int, ...],
+) -> _TextFit:
+    """Wrap the paragraphs at the largest font size whose lines fit the area."""
+    fit = None
+    for size in sizes:
+        leading = round(size * LINE_SPACING)
+
+        def line_width(text: str, size: int = size) -> float:
+            return font.em_width(text) * size
+
+        lines = [
+            line
+            for chunks in paragraphs
+            for line in wrap_chunks(chunks, width, line_width)
+        ]
+        fit = _TextFit(lines=lines, font_size=size, leading=leading)
+        if width <= 0 or height <= 0:
+            # No box to fit into; take the first size.
+            break
+        # pyHanko rounds each line's width to whole points, hence the +1.
+        widest = max(line_width(line) for line in lines)
+        if widest + 1 <= width and len(lines) * leading <= height:
+            break
+    assert fit is not None
+    return fit
+
+
+def wrap_chunks(
+    chunks: list[str], max_width: float, width_of: Callable[[str], float]
+) -> list[str]:
+    """Wrap chunks of text into lines no wider than ``max_width``.
+
+    Chunks are joined with spaces and kept whole where a line has room. A
+    chunk wider than a line is broken at its spaces, and a single word wider
+    than a line is broken between characters.
+    """
+    lines: list[str] = []
+    current = ""
+    pending = [chunk.strip() for chunk in reversed(chunks) if chunk.strip()]
+    while pending:
+        chunk = pending.pop()
+        candidate = f"{current} {chunk}" if current else chunk
+        if width_of(candidate) <= max_width:
+            current = candidate
+        elif current:
+            lines.append(current)
+            current = ""
+            pending.append(chunk)
+        elif " " in chunk:
+            pending.extend(reversed(chunk.split()))
+        else:
+            head = _longest_fitting_prefix(chunk, max_width, width_of)
+            lines.append(head)
+            if chunk[len(head) :]:
+                pending.append(chunk[len(head) :])
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _longest_fitting_prefix(
+    word: str, max_width: float, width_of: Callable[[str], float]
+) -> str:
+    # At least one character, so that wrapping always makes progress.
+    end = 1
+    while end < len(word) and width_of(word[: end + 1]) <= max_width:
+        end += 1
+    return word[:end]
+
+
+def _text_box_style(font: _StampFont, fit: _TextFit) -> TextBoxStyle:
+    text_layout = layout.SimpleBoxLayoutRule(
+        x_align=layout.AxisAlignment.ALIGN_MID,
+        y_align=layout.AxisAlignment.ALIGN_MID,
+        margins=layout.Margins.uniform(STAMP_TEXT_MARGIN),
+    )
+    if font.factory is None:
+        return TextBoxStyle(
+            font_size=fit.font_size, leading=fit.leading, box_layout_rule=text_layout
+        )
+    return TextBoxStyle(
+        font=font.factory,
+        font_size=fit.font_size,
+        leading=fit.leading,
+        box_layout_rule=text_layout,
+    )
+
+
+@functools.cache
+def _load_stamp_font(path: str) -> _StampFont:
+    """Load the stamp font, or fall back to pyHanko's Courier."""
+    if not Path(path).is_file():
+        logger.warning("Stamp font %s is missing; using pyHanko's Courier", path)
+        return _courier()
     try:
-        factory = _in_memory_font_factory(str(STAMP_FONT), font_size)
+        import uharfbuzz
+
+        from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory  # noqa: F401
     except ImportError:
         # pyHanko's OpenType support needs fonttools and uharfbuzz.
-        logger.warning("fonttools/uharfbuzz missing; stamp uses pyHanko's default font")
-        return TextBoxStyle(font_size=font_size)
-    return TextBoxStyle(font=factory, font_size=font_size)
+        logger.warning("fonttools/uharfbuzz missing; stamps use pyHanko's Courier")
+        return _courier()
+    hb_font = uharfbuzz.Font(uharfbuzz.Face(_stamp_font_bytes(path)))
+
+    def em_width(text: str) -> float:
+        # Shape like pyHanko's GlyphAccumulator does, so kerning counts.
+        buffer = uharfbuzz.Buffer()
+        buffer.add_str(text)
+        buffer.guess_segment_properties()
+        uharfbuzz.shape(hb_font, buffer)
+        advance = sum(position.x_advance for position in buffer.glyph_positions)
+        return advance / PDF_GLYPH_SPACE_UNITS
+
+    return _StampFont(factory=_in_memory_font_factory(path), em_width=em_width)
 
 
-def _in_memory_font_factory(path: str, font_size: int) -> FontEngineFactory:
+def _courier() -> _StampFont:
+    return _StampFont(factory=None, em_width=lambda text: COURIER_EM_WIDTH * len(text))
+
+
+def _in_memory_font_factory(path: str) -> FontEngineFactory:
     from pyhanko.pdf_utils.font.opentype import (
         GlyphAccumulator,
         GlyphAccumulatorFactory,
@@ -383,17 +607,43 @@ def _in_memory_font_factory(path: str, font_size: int) -> FontEngineFactory:
                 obj_stream = writer.prepare_object_stream()
             return GlyphAccumulator(
                 writer=writer,
-                font_handle=BytesIO(_font_bytes(self.font_file)),
+                font_handle=BytesIO(_stamp_font_bytes(self.font_file)),
                 font_size=self.font_size,
                 obj_stream=obj_stream,
             )
 
-    return InMemoryGlyphAccumulatorFactory(path, font_size=font_size)
+    # TextBox sets the engine's font size from its style, so this one is unused.
+    return InMemoryGlyphAccumulatorFactory(path)
 
 
 @functools.cache
-def _font_bytes(path: str) -> bytes:
-    return Path(path).read_bytes()
+def _stamp_font_bytes(path: str) -> bytes:
+    """Cut the stamp font to Latin text and rescale it to 1000 units per em."""
+    # pyHanko 0.38's GlyphAccumulator writes glyph widths into the CIDFont
+    # /W array, and kerning into TJ, in the font's own units. PDF reads both
+    # in thousandths of an em, so a font with 2048 units per em (DejaVu
+    # Sans) is drawn with each glyph advanced 2.048 times too far. A font
+    # with 1000 units per em makes the two scales agree.
+    from fontTools import subset, ttLib
+    from fontTools.ttLib.scaleUpem import scale_upem
+
+    font = ttLib.TTFont(path)
+    options = subset.Options()
+    # scale_upem leaves TrueType hinting programs in the old units, so the
+    # hints would distort the glyphs; viewers render fine without them.
+    options.hinting = False
+    options.layout_features = ["*"]
+    options.notdef_outline = True
+    options.drop_tables += ["FFTM", "MATH"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(
+        unicodes=[c for low, high in STAMP_FONT_RANGES for c in range(low, high + 1)]
+    )
+    subsetter.subset(font)
+    scale_upem(font, PDF_GLYPH_SPACE_UNITS)
+    output = BytesIO()
+    font.save(output)
+    return output.getvalue()
 
 
 def format_indonesian_datetime(moment: dt.datetime) -> str:

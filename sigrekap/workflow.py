@@ -293,6 +293,8 @@ def approve(
     passphrase: str,
 ) -> Recap:
     """Add the actor's paraf (Kasi, Kabid) or final signature (Kadis)."""
+    # A stale version is reported first, so a double click reads "already
+    # processed" instead of "not your step".
     _check_version(recap, expected_version)
     role = check_can_approve(session, actor, recap)
     current = recap.current_revision

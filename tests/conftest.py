@@ -23,6 +23,10 @@ FIXTURES = Path(
         "SIGREKAP_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"
     )
 )
+if os.environ.get("CI") and not FIXTURES.is_dir():
+    raise RuntimeError(
+        f"Sample exports not found at {FIXTURES}; set SIGREKAP_FIXTURES to their folder."
+    )
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 
 

@@ -34,10 +34,14 @@ CODE = "K7QX-9M2P"
 URL = "https://sigrekap.example.go.id/verifikasi/K7QX-9M2P"
 WORKBOOK = b"PK\x03\x04 stand-in workbook bytes \x00\xff" * 50
 
-needs_poppler = pytest.mark.skipif(
-    not (shutil.which("pdftotext") and shutil.which("pdftoppm")),
-    reason="poppler-utils (pdftotext, pdftoppm) is not installed",
-)
+# `make setup` installs poppler-utils, so a missing tool is a failure, not a skip.
+needs_poppler = pytest.mark.usefixtures("_require_poppler")
+
+
+@pytest.fixture
+def _require_poppler():
+    if not (shutil.which("pdftotext") and shutil.which("pdftoppm")):
+        pytest.fail("poppler-utils (pdftotext, pdftoppm) is missing; run `make setup`")
 
 
 def make_complaints(count=90):

@@ -1,0 +1,251 @@
+"""The approval workflow through the web pages, as the demo users use it."""
+
+import io
+import re
+
+import pytest
+from conftest import FIXTURES, csrf_token_from
+
+from sigrekap import db
+from sigrekap.models import Recap, SigningKey, User
+
+pytestmark = pytest.mark.skipif(
+    not (FIXTURES / "lapor-2026-11.xlsx").exists(), reason="sample exports not found"
+)
+
+
+class Desk:
+    """One browser session that logs in as each demo user in turn."""
+
+    def __init__(self, client, auth, credentials):
+        self.client = client
+        self.auth = auth
+        self.credentials = credentials
+        self.recap_id = None
+
+    def as_user(self, username):
+        token = self._token("/")
+        if token:
+            self.client.post("/keluar", data={"csrf_token": token})
+        response = self.auth.login(username)
+        assert response.status_code == 302, username
+
+    def _token(self, path):
+        html = self.client.get(path).get_data(as_text=True)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        return match.group(1) if match else ""
+
+    def page(self):
+        return self.client.get(f"/rekap/{self.recap_id}").get_data(as_text=True)
+
+    def post(self, action, **fields):
+        html = self.page()
+        version = re.search(r'name="version" value="(\d+)"', html)
+        data = {"csrf_token": csrf_token_from(html), **fields}
+        if version:
+            data.setdefault("version", version.group(1))
+        return self.client.post(f"/rekap/{self.recap_id}/{action}", data=data)
+
+    def prepare_draft(self):
+        self.as_user("admin")
+        response = self.client.post(
+            "/rekap", data={"csrf_token": self._token("/"), "period": "2026-11"}
+        )
+        self.recap_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        upload = self.client.post(
+            f"/rekap/{self.recap_id}/impor",
+            data={
+                "csrf_token": csrf_token_from(self.page()),
+                "file": (io.BytesIO((FIXTURES / "lapor-2026-11.xlsx").read_bytes()), "lapor.xlsx"),
+            },
+            content_type="multipart/form-data",
+        )
+        preview = upload.headers["Location"]
+        self.client.post(f"{preview}/konfirmasi", data={"csrf_token": self._token(preview)})
+
+    def approve(self, username):
+        self.as_user(username)
+        response = self.post("setujui", passphrase=self.credentials[username]["passphrase"])
+        assert response.status_code == 302, response.get_data(as_text=True)
+
+    def reject(self, username, reason):
+        self.as_user(username)
+        response = self.post("tolak", reason=reason)
+        assert response.status_code == 302
+
+    def status(self, app):
+        with app.app_context():
+            return db.session().get(Recap, self.recap_id).status
+
+
+@pytest.fixture
+def desk(client, auth, credentials, office_pki):
+    return Desk(client, auth, credentials)
+
+
+def test_recap_carried_through_with_rejection_at_each_level(app, desk):
+    desk.prepare_draft()
+    assert desk.post("ajukan").status_code == 302
+    assert desk.status(app) == "at_kasi"
+
+    desk.reject("kasi", "Kategori Perhubungan belum dicek.")
+    assert desk.status(app) == "draft"
+    desk.as_user("admin")
+    assert "Kategori Perhubungan belum dicek." in desk.page()
+    desk.post("ajukan")
+
+    desk.approve("kasi")
+    desk.reject("kabid", "Grafik per hari kurang jelas.")
+    assert desk.status(app) == "at_kasi"
+    desk.as_user("kasi")
+    page = desk.page()
+    assert "Grafik per hari kurang jelas." in page
+    assert "Beri paraf" in page
+
+    desk.approve("kasi")
+    desk.approve("kabid")
+    desk.reject("kadis", "Mohon periksa total.")
+    assert desk.status(app) == "at_kabid"
+    desk.approve("kabid")
+    desk.approve("kadis")
+    assert desk.status(app) == "signed"
+
+    desk.as_user("admin")
+    assert desk.post("arsipkan").status_code == 302
+    assert desk.status(app) == "archived"
+    page = desk.page()
+    for label in ("Menolak", "Memberi paraf", "Menandatangani", "Mengarsipkan"):
+        assert label in page
+    pdf_links = re.findall(rf"/rekap/{desk.recap_id}/revisi/\d+\.pdf", page)
+    assert len(set(pdf_links)) >= 8
+    response = desk.client.get(pdf_links[-1])
+    assert response.data.startswith(b"%PDF-")
+
+
+def test_inbox_shows_waiting_recap_for_role(desk):
+    desk.prepare_draft()
+    desk.post("ajukan")
+    desk.as_user("kasi")
+    assert "Menunggu paraf Kepala Seksi" in desk.client.get("/").get_data(as_text=True)
+    fragment = desk.client.get("/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in fragment
+    assert "065.1/1/437.87/2026" in fragment
+    desk.as_user("kabid")
+    assert "Tidak ada rekapitulasi yang menunggu" in desk.client.get("/").get_data(as_text=True)
+
+
+def test_wrong_passphrase_shows_message(app, desk):
+    desk.prepare_draft()
+    desk.post("ajukan")
+    desk.as_user("kasi")
+    response = desk.post("setujui", passphrase="salah-sekali-999")
+    assert response.status_code == 400
+    assert "Frasa sandi salah" in response.get_data(as_text=True)
+    assert desk.status(app) == "at_kasi"
+
+
+def test_reject_without_reason_shows_message(app, desk):
+    desk.prepare_draft()
+    desk.post("ajukan")
+    desk.as_user("kasi")
+    response = desk.post("tolak", reason="")
+    assert response.status_code == 400
+    assert "Alasan penolakan wajib" in response.get_data(as_text=True)
+    assert desk.status(app) == "at_kasi"
+
+
+def test_double_click_on_paraf_is_stale(app, desk):
+    desk.prepare_draft()
+    desk.post("ajukan")
+    desk.as_user("kasi")
+    html = desk.page()
+    data = {
+        "csrf_token": csrf_token_from(html),
+        "version": re.search(r'name="version" value="(\d+)"', html).group(1),
+        "passphrase": desk.credentials["kasi"]["passphrase"],
+    }
+    first = desk.client.post(f"/rekap/{desk.recap_id}/setujui", data=data)
+    second = desk.client.post(f"/rekap/{desk.recap_id}/setujui", data=data)
+    assert first.status_code == 302
+    assert second.status_code == 409
+    assert "sudah diproses" in second.get_data(as_text=True)
+    assert desk.status(app) == "at_kabid"
+
+
+@pytest.mark.parametrize("username", ["admin", "kabid", "kadis", "sysadmin"])
+def test_approve_by_wrong_role_forbidden(app, desk, username):
+    desk.prepare_draft()
+    desk.post("ajukan")
+    desk.as_user(username)
+    with app.app_context():
+        version = db.session().get(Recap, desk.recap_id).version
+    response = desk.post("setujui", passphrase="apa-saja-12345", version=str(version))
+    assert response.status_code == 403
+    assert desk.status(app) == "at_kasi"
+
+
+def test_post_without_csrf_rejected(app, desk):
+    desk.prepare_draft()
+    response = desk.client.post(f"/rekap/{desk.recap_id}/ajukan", data={"version": "1"})
+    assert response.status_code == 400
+    assert desk.status(app) == "draft"
+
+
+def test_revoked_key_replaced_by_new_passphrase(app, desk):
+    desk.as_user("sysadmin")
+    with app.app_context():
+        kasi_id = db.session().query(User).filter_by(username="kasi").one().id
+    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
+    assert "Cabut kunci" in page
+    desk.client.post(
+        f"/admin/pengguna/{kasi_id}/kunci/cabut", data={"csrf_token": csrf_token_from(page)}
+    )
+    desk.as_user("kasi")
+    page = desk.client.get("/kunci").get_data(as_text=True)
+    assert "belum memiliki kunci" in page
+    response = desk.client.post(
+        "/kunci",
+        data={"csrf_token": csrf_token_from(page), "passphrase": "frasa-baru-kasi-1",
+              "confirmation": "frasa-baru-kasi-2"},
+    )
+    assert response.status_code == 422
+    assert "tidak sama" in response.get_data(as_text=True)
+    response = desk.client.post(
+        "/kunci",
+        data={"csrf_token": csrf_token_from(page), "passphrase": "frasa-baru-kasi-1",
+              "confirmation": "frasa-baru-kasi-1"},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        stored = db.session().query(SigningKey).filter_by(user_id=kasi_id).all()
+        assert [k.is_revoked for k in stored] == [True, False]
+        assert b"frasa-baru-kasi-1" not in stored[1].pkcs12
+
+
+def test_tsa_endpoint_answers_timestamp_request(app, client, office_pki):
+    from asn1crypto import algos, tsp
+
+    request = tsp.TimeStampReq(
+        {
+            "version": 1,
+            "message_imprint": {
+                "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+                "hashed_message": b"\x11" * 32,
+            },
+            "nonce": 12345,
+            "cert_req": True,
+        }
+    )
+    response = client.post(
+        "/tsa", data=request.dump(), headers={"Content-Type": "application/timestamp-query"}
+    )
+    assert response.status_code == 200
+    answer = tsp.TimeStampResp.load(response.data)
+    assert answer["status"]["status"].native == "granted"
+    info = answer["time_stamp_token"]["content"]["encap_content_info"]["content"].parsed
+    assert info["nonce"].native == 12345
+
+
+def test_tsa_endpoint_rejects_wrong_content_type(client, office_pki):
+    response = client.post("/tsa", data=b"x", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
