@@ -8,10 +8,11 @@ setup:
 
 run: setup
 	$(FLASK) demo-accounts
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	SIGREKAP_PUBLIC_BASE_URL=$${SIGREKAP_PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} \
+		$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: setup
 	bash scripts/test.sh
 
 bench: setup
-	.venv/bin/python bench/run.py
+	for script in bench/bench_*.py; do .venv/bin/python "$$script" || exit 1; done

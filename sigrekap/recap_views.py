@@ -23,7 +23,7 @@ from .charts import all_charts, drawing_to_svg
 from .errors import NotFoundError, UserError
 from .models import ROLE_LABELS, Revision
 from .storage import StorageIntegrityError
-from .web import render_page
+from .web import is_htmx, render_page
 
 bp = Blueprint("recaps", __name__)
 
@@ -41,16 +41,25 @@ def _max_import_bytes() -> int:
 @bp.route("/")
 @role_required()
 def inbox():  # type: ignore[no-untyped-def]
-    """Show what waits for the user, then every recap."""
+    """Show what waits for the user, counts per state, then every recap."""
     session = db.session()
     return render_page(
         "recaps/inbox.html",
         "recaps/_inbox_list.html",
         waiting=workflow.inbox_recaps(session, current_user),
+        state_counts=recaps.count_by_status(session),
         recaps=recaps.list_recaps(session),
         status_labels=recaps.STATUS_LABELS,
         default_period=_previous_month(),
     )
+
+
+@bp.route("/kotak-masuk/jumlah")
+@role_required()
+def inbox_badge():  # type: ignore[no-untyped-def]
+    """Return the nav badge with the number of recaps waiting for the user."""
+    waiting = workflow.inbox_recaps(db.session(), current_user)
+    return render_template("recaps/_inbox_badge.html", count=len(waiting))
 
 
 def _previous_month() -> str:
@@ -129,7 +138,12 @@ def upload(recap_id: int):  # type: ignore[no-untyped-def]
         _upload_dir(),
         max_bytes=_max_import_bytes(),
     )
-    return redirect(url_for("recaps.preview", recap_id=recap.id, token=preview.token))
+    target = url_for("recaps.preview", recap_id=recap.id, token=preview.token)
+    if is_htmx():
+        # htmx posted the upload with a progress bar; the browser then loads
+        # the preview as a normal page.
+        return Response("", headers={"HX-Redirect": target})
+    return redirect(target)
 
 
 @bp.route("/rekap/<int:recap_id>/impor/<token>")

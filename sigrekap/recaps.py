@@ -91,6 +91,14 @@ def list_recaps(session: Session) -> list[Recap]:
     return list(session.scalars(select(Recap).order_by(Recap.period.desc())))
 
 
+def count_by_status(session: Session) -> dict[str, int]:
+    """Return how many recaps are in each workflow state."""
+    rows = session.execute(select(Recap.status, func.count()).group_by(Recap.status))
+    counts = dict.fromkeys(STATUS_LABELS, 0)
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
 def period_of(recap: Recap) -> Period:
     return Period.parse(recap.period)
 

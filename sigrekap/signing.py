@@ -69,9 +69,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-# fontTools warns on every stamp that it drops DejaVu's FFTM table (a font
-# tool timestamp that PDF viewers never read).
-logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 DIGEST_ALGORITHM = "sha256"
 STAMP_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -304,7 +301,9 @@ def _field_box_size(reader: PdfFileReader, field_name: str) -> tuple[float, floa
     except PdfError:
         # pyHanko rejects such a field when it signs; report that error there.
         return 0, 0
-    return annot_width_height(annotation)
+    width, height = annot_width_height(annotation)
+    # pyHanko reads PDF reals as Decimal.
+    return float(width), float(height)
 
 
 def _has_document_lock(reader: PdfFileReader, field_name: str) -> bool:
@@ -355,7 +354,7 @@ COURIER_EM_WIDTH = 0.6
 # Unicode ranges kept in the embedded stamp font: Basic Latin, Latin-1,
 # Latin Extended-A and -B, Latin Extended Additional, general punctuation,
 # currency and letterlike symbols. Indonesian names and titles are written
-# with these.
+# with these; any other character is drawn as the font's .notdef box.
 STAMP_FONT_RANGES = (
     (0x0020, 0x007E),
     (0x00A0, 0x024F),
@@ -365,7 +364,7 @@ STAMP_FONT_RANGES = (
     (0x2100, 0x214F),
 )
 # PDF reads CIDFont glyph widths (/W) and TJ adjustments in thousandths of
-# an em (ISO 32000-1, 9.2.4 and 9.4.3).
+# an em, whatever the font program's own units per em.
 PDF_GLYPH_SPACE_UNITS = 1000
 
 
@@ -387,13 +386,13 @@ class _TextFit:
 
 
 def _stamp_layout(
-    stamp: StampInfo, *, full: bool, box: tuple[float, float] = (0, 0)
+    stamp: StampInfo, *, full: bool, box: tuple[float, float]
 ) -> tuple[BaseStampStyle, dict]:
     """Build the stamp style and text parameters for a field of size ``box``.
 
     The text is wrapped to the box and set in the largest candidate size at
     which every line fits. If none fits, the smallest size is used and pyHanko
-    scales the stamp content down to the box, so the text never overflows.
+    scales the stamp content down until it fits the box.
     """
     font = _load_stamp_font(str(STAMP_FONT))
     box_width, box_height = box
@@ -462,7 +461,8 @@ def _qr_size(box_width: float, box_height: float) -> int:
     if not box_width or not box_height:
         # No box: the field is invisible and pyHanko draws no stamp.
         return 60
-    return max(1, int(min(box_height - 2 * QR_PADDING, box_width * QR_MAX_WIDTH_SHARE)))
+    size = min(box_height - 2 * QR_PADDING, box_width * QR_MAX_WIDTH_SHARE)
+    return max(1, int(size))
 
 
 def _fit_text(
@@ -473,29 +473,37 @@ def _fit_text(
     height: float,
     sizes: tuple[int, ...],
 ) -> _TextFit:
-    """Wrap the paragraphs at the largest font size whose lines fit the area."""
-    fit = None
+    """Wrap the paragraphs at the largest font size whose lines fit the area.
+
+    Each paragraph is a list of chunks for :func:`wrap_chunks`. When no size
+    fits, the smallest one is returned.
+    """
+    if width <= 0 or height <= 0:
+        # No room for text: an invisible field, which gets no stamp, or a box
+        # smaller than the margins, whose content pyHanko shrinks to fit.
+        lines = [" ".join(chunks) for chunks in paragraphs]
+        return _TextFit(lines, sizes[0], round(sizes[0] * LINE_SPACING))
     for size in sizes:
         leading = round(size * LINE_SPACING)
-
-        def line_width(text: str, size: int = size) -> float:
-            return font.em_width(text) * size
-
-        lines = [
-            line
-            for chunks in paragraphs
-            for line in wrap_chunks(chunks, width, line_width)
-        ]
-        fit = _TextFit(lines=lines, font_size=size, leading=leading)
-        if width <= 0 or height <= 0:
-            # No box to fit into; take the first size.
-            break
+        lines, widest = _wrap_paragraphs(paragraphs, font, size=size, width=width)
         # pyHanko rounds each line's width to whole points, hence the +1.
-        widest = max(line_width(line) for line in lines)
         if widest + 1 <= width and len(lines) * leading <= height:
             break
-    assert fit is not None
-    return fit
+    return _TextFit(lines, size, leading)
+
+
+def _wrap_paragraphs(
+    paragraphs: list[list[str]], font: _StampFont, *, size: int, width: float
+) -> tuple[list[str], float]:
+    """Wrap the paragraphs at one font size; return the lines and the widest."""
+
+    def line_width(text: str) -> float:
+        return font.em_width(text) * size
+
+    lines = [
+        line for chunks in paragraphs for line in wrap_chunks(chunks, width, line_width)
+    ]
+    return lines, max((line_width(line) for line in lines), default=0.0)
 
 
 def wrap_chunks(
@@ -568,12 +576,13 @@ def _load_stamp_font(path: str) -> _StampFont:
     try:
         import uharfbuzz
 
-        from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory  # noqa: F401
+        factory = _in_memory_font_factory(path)
+        font_bytes = _stamp_font_bytes(path)
     except ImportError:
         # pyHanko's OpenType support needs fonttools and uharfbuzz.
         logger.warning("fonttools/uharfbuzz missing; stamps use pyHanko's Courier")
         return _courier()
-    hb_font = uharfbuzz.Font(uharfbuzz.Face(_stamp_font_bytes(path)))
+    hb_font = uharfbuzz.Font(uharfbuzz.Face(font_bytes))
 
     def em_width(text: str) -> float:
         # Shape like pyHanko's GlyphAccumulator does, so kerning counts.
@@ -584,7 +593,7 @@ def _load_stamp_font(path: str) -> _StampFont:
         advance = sum(position.x_advance for position in buffer.glyph_positions)
         return advance / PDF_GLYPH_SPACE_UNITS
 
-    return _StampFont(factory=_in_memory_font_factory(path), em_width=em_width)
+    return _StampFont(factory=factory, em_width=em_width)
 
 
 def _courier() -> _StampFont:
@@ -634,6 +643,8 @@ def _stamp_font_bytes(path: str) -> bytes:
     options.hinting = False
     options.layout_features = ["*"]
     options.notdef_outline = True
+    # FFTM (a font tool timestamp) and MATH are of no use in a PDF, and
+    # listing them here keeps fontTools from warning that it cannot subset them.
     options.drop_tables += ["FFTM", "MATH"]
     subsetter = subset.Subsetter(options)
     subsetter.populate(

@@ -188,3 +188,32 @@ def test_htmx_error_goes_to_message_area(client, auth):
     body = response.get_data(as_text=True)
     assert "<html" not in body
     assert "tidak valid" in body
+
+
+def test_htmx_upload_redirects_to_preview(client, auth):
+    recap_id = _create_recap(client, auth)
+    response = client.post(
+        f"/rekap/{recap_id}/impor",
+        data={
+            "csrf_token": auth.csrf_token(f"/rekap/{recap_id}"),
+            "file": (io.BytesIO((FIXTURES / "lapor-2026-11.csv").read_bytes()), "a.csv"),
+        },
+        content_type="multipart/form-data",
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"].startswith(f"/rekap/{recap_id}/impor/")
+
+
+def test_htmx_upload_error_reaches_message_area(app, client, auth):
+    recap_id = _create_recap(client, auth)
+    response = client.post(
+        f"/rekap/{recap_id}/impor",
+        data={"csrf_token": auth.csrf_token(f"/rekap/{recap_id}"), "file": (io.BytesIO(b""), "x.csv")},
+        content_type="multipart/form-data",
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 400
+    assert response.headers["HX-Retarget"] == "#messages"
+    assert "kosong" in response.get_data(as_text=True).lower()
+    assert _complaint_count(app) == 0

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import http.server
 import io
 import itertools
+import re
 import shutil
 import socket
 import subprocess
@@ -20,11 +22,18 @@ import qrcode
 from asn1crypto import cms, core, tsp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from fontTools import ttLib
+from pyhanko.pdf_utils.form_tools import get_single_field_annot
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.fields import MDPPerm, SigFieldSpec, append_signature_field
+from pyhanko.sign.fields import (
+    MDPPerm,
+    SigFieldSpec,
+    append_signature_field,
+    enumerate_sig_fields,
+)
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation import (
     SignatureCoverageLevel,
@@ -43,7 +52,10 @@ WIB = ZoneInfo("Asia/Jakarta")
 VERIFY_URL = "http://127.0.0.1:5000/verifikasi/AB12CD"
 
 
-def make_draft(extra_fields: tuple[str, ...] = ()) -> bytes:
+def make_draft(
+    extra_fields: tuple[str, ...] = (),
+    boxes: dict[str, tuple[float, float, float, float]] | None = None,
+) -> bytes:
     """Build a two-page draft with the three empty signature fields."""
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4, pageCompression=0)
@@ -53,11 +65,14 @@ def make_draft(extra_fields: tuple[str, ...] = ()) -> bytes:
     pdf.showPage()
     pdf.save()
     writer = IncrementalPdfFileWriter(io.BytesIO(buffer.getvalue()))
-    boxes = {
-        "ParafKasi": (60, 120, 220, 170),
-        "ParafKabid": (230, 120, 390, 170),
-        "TandaTanganKadis": (300, 200, 560, 300),
-    }
+    boxes = dict(
+        boxes
+        or {
+            "ParafKasi": (60, 120, 220, 170),
+            "ParafKabid": (230, 120, 390, 170),
+            "TandaTanganKadis": (300, 200, 560, 300),
+        }
+    )
     for index, name in enumerate(extra_fields):
         boxes[name] = (60, 320 + 60 * index, 220, 370 + 60 * index)
     for name, box in boxes.items():
@@ -524,6 +539,285 @@ def test_indonesian_datetime_with_zone_labels():
 )
 def test_initials_skip_titles(name, initials):
     assert signing.initials_of(name) == initials
+
+
+# Stamp layout
+
+CM = 72 / 2.54
+# Field sizes of the recap template: 4.5 x 2.2 cm paraf boxes and a
+# 7 x 3.5 cm box for the Kadis.
+TEMPLATE_BOXES = {
+    "ParafKasi": (60, 480, 60 + 4.5 * CM, 480 + 2.2 * CM),
+    "ParafKabid": (200, 480, 200 + 4.5 * CM, 480 + 2.2 * CM),
+    "TandaTanganKadis": (340, 480, 340 + 7 * CM, 480 + 3.5 * CM),
+}
+LONG_TITLE = "Kepala Dinas Komunikasi dan Informatika Kabupaten Gresik"
+LONG_KADIS = "Dr. Ahmad Fauzi, S.T., M.T."
+LONG_KASI = "Dr. Ir. Bambang Sutrisno Wicaksono, S.Kom., M.Kom."
+PDFTOTEXT = shutil.which("pdftotext")
+needs_pdftotext = pytest.mark.skipif(
+    PDFTOTEXT is None, reason="pdftotext (poppler-utils) is not installed"
+)
+
+
+@pytest.fixture(scope="module")
+def template_chain(office, timestamper):
+    """Sign a draft with the template's field sizes and long names."""
+    pdf = make_draft(boxes=TEMPLATE_BOXES)
+    pdf = signing.certify_draft(pdf, office["seal"].to_signer(), timestamper)
+    pdf = signing.sign_field(
+        pdf,
+        "ParafKasi",
+        office["kasi"].to_signer(),
+        timestamper,
+        stamp=stamp_for(LONG_KASI, "Paraf Kepala Seksi"),
+    )
+    pdf = signing.sign_field(
+        pdf,
+        "ParafKabid",
+        office["kabid"].to_signer(),
+        timestamper,
+        stamp=stamp_for("Sri Wahyuni, S.Sos., M.Si.", "Paraf Kepala Bidang"),
+    )
+    return signing.sign_field(
+        pdf,
+        "TandaTanganKadis",
+        office["kadis"].to_signer(),
+        timestamper,
+        stamp=stamp_for(
+            LONG_KADIS,
+            "Kepala Dinas",
+            title=LONG_TITLE,
+            nip="197302141998031004",
+            verification_url=VERIFY_URL,
+        ),
+        lock=True,
+    )
+
+
+def field_rects(pdf: bytes) -> dict[str, tuple[float, float, float, float]]:
+    reader = PdfFileReader(io.BytesIO(pdf))
+    rects = {}
+    for name, _, field_ref in enumerate_sig_fields(reader):
+        annotation = get_single_field_annot(field_ref.get_object())
+        x1, y1, x2, y2 = (float(v) for v in annotation["/Rect"])
+        rects[name] = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+    return rects
+
+
+WORD_PATTERN = re.compile(
+    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">'
+    r"(.*?)</word>"
+)
+
+
+def stamp_words(pdf: bytes, tmp_path, page: int = 2) -> dict[str, list[tuple]]:
+    """Run pdftotext -bbox and group the words by the field they start in.
+
+    Each word is (x_min, y_min, x_max, y_max, text) in PDF coordinates with
+    the origin at the bottom left, sorted top to bottom. pyHanko tags every
+    stamp line with /ActualText, so poppler reports a whole line as one word,
+    with the box that its glyphs cover.
+    """
+    path = tmp_path / "stamp.pdf"
+    path.write_bytes(pdf)
+    result = subprocess.run(
+        [PDFTOTEXT, "-bbox", "-f", str(page), "-l", str(page), str(path), "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    page_height = float(re.search(r'<page [^>]*height="([\d.]+)"', result.stdout)[1])
+    rects = field_rects(pdf)
+    grouped: dict[str, list[tuple]] = {name: [] for name in rects}
+    for match in WORD_PATTERN.finditer(result.stdout):
+        x_min, top, x_max, bottom = (float(v) for v in match.groups()[:4])
+        word = (x_min, page_height - bottom, x_max, page_height - top)
+        middle = (word[1] + word[3]) / 2
+        for name, (x1, y1, x2, y2) in rects.items():
+            if x1 - 1 <= x_min <= x2 and y1 <= middle <= y2:
+                grouped[name].append((*word, html.unescape(match[5])))
+    for words in grouped.values():
+        words.sort(key=lambda word: (-word[3], word[0]))
+    return grouped
+
+
+def stamp_text(words: list[tuple]) -> str:
+    return " ".join(word[4] for word in words)
+
+
+def assert_inside(words: list[tuple], rect: tuple[float, float, float, float]):
+    x1, y1, x2, y2 = rect
+    for x_min, y_min, x_max, y_max, text in words:
+        assert x_min >= x1, (text, x_min, rect)
+        assert x_max <= x2, (text, x_max, rect)
+        assert y_min >= y1, (text, y_min, rect)
+        assert y_max <= y2, (text, y_max, rect)
+
+
+@needs_pdftotext
+def test_stamp_text_stays_inside_fields(template_chain, tmp_path):
+    words = stamp_words(template_chain, tmp_path)
+    rects = field_rects(template_chain)
+    for name in SIGNATURE_FIELDS.values():
+        assert words[name], name
+        assert_inside(words[name], rects[name])
+
+
+@needs_pdftotext
+def test_stamp_lines_keep_words_whole(template_chain, tmp_path):
+    words = stamp_words(template_chain, tmp_path)
+    kasi = stamp_text(words["ParafKasi"])
+    assert kasi.startswith("Paraf Kepala Seksi "), kasi
+    assert f"BSW - {LONG_KASI}" in kasi
+    assert "pukul" in kasi
+    kabid = stamp_text(words["ParafKabid"])
+    assert "SW - Sri Wahyuni, S.Sos., M.Si." in kabid
+    kadis = stamp_text(words["TandaTanganKadis"])
+    assert kadis.startswith(LONG_TITLE), kadis
+    assert LONG_KADIS in kadis
+    assert "NIP. 197302141998031004" in kadis
+    assert "Ditandatangani secara elektronik" in kadis
+
+
+@needs_pdftotext
+def test_pdftotext_layout_shows_role(template_chain, tmp_path):
+    path = tmp_path / "stamp.pdf"
+    path.write_bytes(template_chain)
+    result = subprocess.run(
+        [PDFTOTEXT, "-layout", "-f", "2", "-l", "2", str(path), "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "Paraf Kepala Seksi" in result.stdout
+    assert "Paraf Kepala Bidang" in result.stdout
+    assert "P a r a f" not in result.stdout
+
+
+def appearance_fonts(pdf: bytes, field_name: str):
+    """Yield the descendant CIDFont dictionaries of a field's appearance."""
+    reader = PdfFileReader(io.BytesIO(pdf))
+    signature = next(
+        s for s in reader.embedded_signatures if s.field_name == field_name
+    )
+    pending = [signature.sig_field["/AP"]["/N"]]
+    while pending:
+        xobject = pending.pop()
+        resources = xobject.get("/Resources")
+        if resources is None:
+            continue
+        resources = resources.get_object()
+        for font in resources.get("/Font", {}).values():
+            font = font.get_object()
+            for descendant in font.get("/DescendantFonts", []):
+                yield descendant.get_object()
+        pending.extend(x.get_object() for x in resources.get("/XObject", {}).values())
+
+
+def cid_widths(cid_font) -> dict[int, float]:
+    """Read a CIDFont /W array of the form [first [w1 w2 ...] ...]."""
+    widths = {}
+    entries = list(cid_font["/W"])
+    for first, run in zip(entries[::2], entries[1::2], strict=True):
+        for offset, width in enumerate(run):
+            widths[int(first) + offset] = float(width)
+    return widths
+
+
+@pytest.mark.parametrize("field_name", ["ParafKasi", "TandaTanganKadis"])
+def test_stamp_font_widths_match_font_program(template_chain, field_name):
+    fonts = list(appearance_fonts(template_chain, field_name))
+    assert fonts
+    for cid_font in fonts:
+        program = cid_font["/FontDescriptor"]["/FontFile2"].get_object()
+        font = ttLib.TTFont(io.BytesIO(program.data))
+        units_per_em = font["head"].unitsPerEm
+        glyph_order = font.getGlyphOrder()
+        widths = cid_widths(cid_font)
+        assert len(widths) > 10
+        for cid, width in widths.items():
+            # CIDToGIDMap is /Identity, so the CID is the glyph index. PDF
+            # widths are in thousandths of an em.
+            advance = font["hmtx"][glyph_order[cid]][0]
+            expected = advance * 1000 / units_per_em
+            assert abs(width - expected) <= 1, (glyph_order[cid], width, expected)
+
+
+@needs_pdftotext
+def test_overlong_name_shrinks_into_box(office, timestamper, tmp_path):
+    name = " ".join(["Raden Mas Panji Hadiwijoyokusumo"] * 6) + ", S.H."
+    pdf = make_draft(boxes=TEMPLATE_BOXES)
+    pdf = signing.certify_draft(pdf, office["seal"].to_signer(), timestamper)
+    pdf = signing.sign_field(
+        pdf,
+        "ParafKasi",
+        office["kasi"].to_signer(),
+        timestamper,
+        stamp=stamp_for(name, "Paraf Kepala Seksi Layanan Informasi dan Statistik"),
+    )
+    words = stamp_words(pdf, tmp_path)["ParafKasi"]
+    assert name in stamp_text(words)
+    assert_inside(words, field_rects(pdf)["ParafKasi"])
+
+
+@needs_pdftotext
+def test_stamp_falls_back_to_courier(office, timestamper, tmp_path, monkeypatch):
+    monkeypatch.setattr(signing, "STAMP_FONT", tmp_path / "missing.ttf")
+    pdf = make_draft(boxes=TEMPLATE_BOXES)
+    pdf = signing.certify_draft(pdf, office["seal"].to_signer(), timestamper)
+    pdf = signing.sign_field(
+        pdf,
+        "ParafKasi",
+        office["kasi"].to_signer(),
+        timestamper,
+        stamp=stamp_for(LONG_KASI, "Paraf Kepala Seksi"),
+    )
+    reader = PdfFileReader(io.BytesIO(pdf))
+    kasi = next(s for s in reader.embedded_signatures if s.field_name == "ParafKasi")
+    assert list(font_names(kasi.sig_field["/AP"]["/N"])) == ["/Courier"]
+    words = stamp_words(pdf, tmp_path)["ParafKasi"]
+    assert LONG_KASI in stamp_text(words)
+    assert_inside(words, field_rects(pdf)["ParafKasi"])
+
+
+def char_count(text: str) -> float:
+    return float(len(text))
+
+
+def test_wrap_keeps_fitting_chunks_whole():
+    chunks = ["4 Desember 2026", "pukul 14.05 WIB"]
+    assert signing.wrap_chunks(chunks, 40, char_count) == [
+        "4 Desember 2026 pukul 14.05 WIB"
+    ]
+    assert signing.wrap_chunks(chunks, 20, char_count) == [
+        "4 Desember 2026",
+        "pukul 14.05 WIB",
+    ]
+
+
+def test_wrap_breaks_long_chunk_at_spaces():
+    lines = signing.wrap_chunks([LONG_TITLE], 25, char_count)
+    assert lines == [
+        "Kepala Dinas Komunikasi",
+        "dan Informatika Kabupaten",
+        "Gresik",
+    ]
+
+
+def test_wrap_breaks_long_word_between_characters():
+    lines = signing.wrap_chunks(["NIP. 197302141998031004"], 8, char_count)
+    assert lines == ["NIP.", "19730214", "19980310", "04"]
+
+
+@pytest.mark.parametrize("width", [5, 12, 30, 100])
+def test_wrap_lines_fit_and_keep_words(width):
+    text = f"{LONG_KADIS} {LONG_TITLE}"
+    lines = signing.wrap_chunks([LONG_KADIS, LONG_TITLE], width, char_count)
+    assert all(len(line) <= width for line in lines), lines
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
 
 
 # Office TSA

@@ -249,3 +249,21 @@ def test_tsa_endpoint_answers_timestamp_request(app, client, office_pki):
 def test_tsa_endpoint_rejects_wrong_content_type(client, office_pki):
     response = client.post("/tsa", data=b"x", headers={"Content-Type": "text/plain"})
     assert response.status_code == 415
+
+
+def test_inbox_badge_counts_waiting(desk):
+    desk.prepare_draft()
+    desk.post("ajukan")
+    desk.as_user("kasi")
+    badge = desk.client.get("/kotak-masuk/jumlah", headers={"HX-Request": "true"})
+    assert ">1</span>" in badge.get_data(as_text=True)
+    desk.as_user("kadis")
+    badge = desk.client.get("/kotak-masuk/jumlah")
+    assert "nav-badge" not in badge.get_data(as_text=True)
+
+
+def test_inbox_page_counts_per_state(desk):
+    desk.prepare_draft()
+    page = desk.client.get("/").get_data(as_text=True)
+    assert "Konsep: <strong>1</strong>" in page
+    assert "Diarsipkan: <strong>0</strong>" in page
