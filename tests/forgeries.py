@@ -362,7 +362,7 @@ def signature_null_byterange(genuine: GenuineRecap) -> bytes:
 # Forged byte ranges, signed for real
 
 
-_RANGE_PLACEHOLDER = b"[0 1111111111 2222222222 3333333333]"
+_RANGE_PLACEHOLDER = b"[ 0 1111111111 2222222222 3333333333 ]"
 _CONTENTS_BYTES = 8192
 
 
@@ -390,7 +390,7 @@ def _sign_with_byte_range(
     start = prepared.rindex(placeholder)
     end = start + len(placeholder)
     byte_range = choose_range(start, end, len(prepared))
-    text = ("[" + " ".join(str(n) for n in byte_range) + "]").encode()
+    text = ("[ " + " ".join(str(n) for n in byte_range) + " ]").encode()
     assert len(text) <= len(_RANGE_PLACEHOLDER)
     data = bytearray(prepared)
     range_at = prepared.rindex(_RANGE_PLACEHOLDER)
