@@ -614,12 +614,19 @@ def _in_memory_font_factory(path: str) -> FontEngineFactory:
         ) -> GlyphAccumulator:
             if obj_stream is None and writer.stream_xrefs:
                 obj_stream = writer.prepare_object_stream()
-            return GlyphAccumulator(
+            engine = GlyphAccumulator(
                 writer=writer,
                 font_handle=BytesIO(_stamp_font_bytes(self.font_file)),
                 font_size=self.font_size,
                 obj_stream=obj_stream,
             )
+            # HarfBuzz has read the kerning already, and pyHanko drops these
+            # tables from the embedded subset anyway. Removing them first
+            # saves fontTools about 25 ms per stamp of parsing them.
+            for tag in ("GPOS", "GSUB", "GDEF"):
+                if tag in engine.tt:
+                    del engine.tt[tag]
+            return engine
 
     # TextBox sets the engine's font size from its style, so this one is unused.
     return InMemoryGlyphAccumulatorFactory(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Flask, Response, render_template, request
@@ -18,6 +19,8 @@ def init_app(app: Flask) -> None:
     htmx.init_app(app)
     app.add_template_filter(format_decimal, "decimal")
     app.add_template_global(format_percent, "percent")
+    app.add_template_filter(format_wib, "wib")
+    app.add_template_filter(format_duration, "duration")
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
@@ -47,6 +50,34 @@ def format_decimal(value: float | None, places: int = 1) -> str:
 def format_percent(part: int, whole: int) -> str:
     """Format a share of a whole as an Indonesian percentage (59,9%)."""
     return format_decimal(part * 100 / whole if whole else 0.0) + "%"
+
+
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+
+
+def format_wib(moment: dt.datetime | None) -> str:
+    """Show a stored UTC time in Western Indonesian Time (WIB)."""
+    if moment is None:
+        return "–"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
+
+
+def format_duration(span: dt.timedelta) -> str:
+    """Describe a duration in Indonesian words, to the minute (3 jam 5 menit)."""
+    seconds = int(span.total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)} detik"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [
+        f"{value} {unit}"
+        for value, unit in ((days, "hari"), (hours, "jam"), (minutes, "menit"))
+        if value
+    ]
+    return " ".join(parts)
 
 
 def is_htmx() -> bool:
