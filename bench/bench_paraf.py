@@ -30,9 +30,9 @@ extra ``approve`` runs.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import cProfile
 import datetime as dt
+import importlib.metadata
 import io
 import logging
 import platform
@@ -48,13 +48,13 @@ from pathlib import Path
 # Run as a script from the repository root: make the package importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noqa: E402
-from pyhanko.sign.fields import SigSeedSubFilter  # noqa: E402
-from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from sigrekap import (  # noqa: E402
+from sigrekap import (
     accounts,
     cli,
     db,
@@ -66,10 +66,10 @@ from sigrekap import (  # noqa: E402
     signing,
     workflow,
 )
-from sigrekap.domain import SIGNATURE_FIELDS  # noqa: E402
-from sigrekap.models import Recap, User  # noqa: E402
-from sigrekap.storage import FileStore  # noqa: E402
-from sigrekap.tsa import make_timestamper  # noqa: E402
+from sigrekap.domain import SIGNATURE_FIELDS
+from sigrekap.models import Recap, User
+from sigrekap.storage import FileStore
+from sigrekap.tsa import make_timestamper
 
 PERIOD = "2026-11"
 BASE_URL = "http://127.0.0.1:5000"
@@ -320,9 +320,13 @@ def main() -> int:
         rest = medians["approve"] - medians["unlock"] - medians["sign_field"]
         print()
         print(f"approve / bare (medians): {ratio:.2f}x (target {TARGET_RATIO}x)")
-        print(f"sign_field / bare (medians): {medians['sign_field'] / medians['bare']:.2f}x")
+        print(
+            f"sign_field / bare (medians): {medians['sign_field'] / medians['bare']:.2f}x"
+        )
         print(f"unlock share of approve: {unlock_share:.0%}")
-        print(f"approve - unlock - sign_field: {rest * 1000:.1f} ms (checks, storage, DB)")
+        print(
+            f"approve - unlock - sign_field: {rest * 1000:.1f} ms (checks, storage, DB)"
+        )
         print("within target" if ratio <= TARGET_RATIO else "slower than target")
         if args.profile:
             print()

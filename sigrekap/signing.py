@@ -622,7 +622,8 @@ def _in_memory_font_factory(path: str) -> FontEngineFactory:
             )
             # HarfBuzz has read the kerning already, and pyHanko drops these
             # tables from the embedded subset anyway. Removing them first
-            # saves fontTools about 25 ms per stamp of parsing them.
+            # spares fontTools from parsing them: about 25 ms per paraf stamp,
+            # measured on a 2-core x86-64 machine.
             for tag in ("GPOS", "GSUB", "GDEF"):
                 if tag in engine.tt:
                     del engine.tt[tag]

@@ -217,3 +217,15 @@ def test_htmx_upload_error_reaches_message_area(app, client, auth):
     assert response.headers["HX-Retarget"] == "#messages"
     assert "kosong" in response.get_data(as_text=True).lower()
     assert _complaint_count(app) == 0
+
+
+# The test client spools the 50 MB body to a temporary file that werkzeug
+# leaves open when it aborts with 413; that warning is about the test client.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_upload_over_size_limit_rejected(app, client, auth):
+    recap_id = _create_recap(client, auth)
+    big = b"ID Tracking,Tanggal Laporan,Judul Laporan\n" + b"x" * (50 * 1024 * 1024)
+    response = _upload(client, auth, recap_id, "besar.csv", big)
+    assert response.status_code == 413
+    assert "terlalu besar" in response.get_data(as_text=True)
+    assert _complaint_count(app) == 0
