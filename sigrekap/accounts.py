@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from .domain import OfficeProfile
 from .errors import ConflictError, NotFoundError, PermissionDeniedError, UserError
-from .models import ROLES, OfficeSetting, User, utcnow
+from .models import ROLES, ActingAppointment, OfficeSetting, User, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -282,3 +283,77 @@ def update_office(
     session.commit()
     logger.info("Office settings updated by user %s", actor.id)
     return office
+
+
+APPOINTMENT_KINDS = {"Plt": "Pelaksana Tugas (Plt.)", "Plh": "Pelaksana Harian (Plh.)"}
+APPROVING_ROLES = ("kasi", "kabid", "kadis")
+
+
+def create_appointment(
+    session: Session,
+    actor: User,
+    *,
+    user_id: int,
+    role: str,
+    kind: str,
+    starts_on: dt.date,
+    ends_on: dt.date,
+) -> ActingAppointment:
+    """Appoint a user as acting official (Plt. or Plh.) for an approving role."""
+    _require_sysadmin(actor)
+    user = get_user(session, user_id)
+    if role not in APPROVING_ROLES:
+        raise UserError("Plt./Plh. hanya dapat ditunjuk untuk Kasi, Kabid atau Kadis.")
+    if kind not in APPOINTMENT_KINDS:
+        raise UserError("Jenis penunjukan harus Plt. atau Plh.")
+    if ends_on < starts_on:
+        raise UserError("Tanggal selesai penunjukan tidak boleh sebelum tanggal mulai.")
+    if not user.is_active or user.role not in APPROVING_ROLES:
+        raise UserError(
+            "Plt./Plh. harus pejabat aktif yang memiliki kunci tanda tangan "
+            "(peran Kasi, Kabid atau Kadis)."
+        )
+    if user.role == role:
+        raise UserError(f"{user.name} sudah memegang peran tersebut.")
+    appointment = ActingAppointment(
+        user_id=user.id,
+        role=role,
+        kind=kind,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        created_by_id=actor.id,
+    )
+    session.add(appointment)
+    session.commit()
+    logger.info(
+        "User %s appointed %s for role %s from %s to %s by user %s",
+        user.id,
+        kind,
+        role,
+        starts_on,
+        ends_on,
+        actor.id,
+    )
+    return appointment
+
+
+def end_appointment(session: Session, actor: User, appointment_id: int) -> None:
+    """End an appointment now; one that already ran stays on record."""
+    _require_sysadmin(actor)
+    appointment = session.get(ActingAppointment, appointment_id)
+    if appointment is None:
+        raise NotFoundError("Penunjukan tidak ditemukan.")
+    today = dt.date.today()
+    if appointment.starts_on >= today:
+        session.delete(appointment)
+    else:
+        appointment.ends_on = min(appointment.ends_on, today - dt.timedelta(days=1))
+    session.commit()
+    logger.info("Appointment %s ended by user %s", appointment_id, actor.id)
+
+
+def list_appointments(session: Session) -> list[ActingAppointment]:
+    """Return every appointment, newest first."""
+    return list(
+        session.scalars(select(ActingAppointment).order_by(ActingAppointment.id.desc()))
+    )

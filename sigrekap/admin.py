@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from flask import (
@@ -209,3 +210,59 @@ def import_key(user_id: int):  # type: ignore[no-untyped-def]
         "Kunci eksternal diimpor dan CA penerbitnya ditambahkan ke certs/.", "success"
     )
     return redirect(url_for("admin.edit_user", user_id=user_id))
+
+
+def _parse_date(text: str, label: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"Tanggal {label} tidak valid; gunakan format TTTT-BB-HH.") from None
+
+
+@bp.route("/penunjukan", methods=["GET", "POST"])
+@role_required("sysadmin")
+def appointments():  # type: ignore[no-untyped-def]
+    """List and create Plt./Plh. appointments for approving roles."""
+    session = db.session()
+    error = None
+    if request.method == "POST":
+        try:
+            accounts.create_appointment(
+                session,
+                current_user,
+                user_id=int(request.form.get("user_id") or 0),
+                role=request.form.get("role", ""),
+                kind=request.form.get("kind", ""),
+                starts_on=_parse_date(request.form.get("starts_on", ""), "mulai"),
+                ends_on=_parse_date(request.form.get("ends_on", ""), "selesai"),
+            )
+        except UserError as exc:
+            session.rollback()
+            error = exc.message
+        else:
+            flash("Penunjukan disimpan.", "success")
+            return redirect(url_for("admin.appointments"))
+    candidates = [
+        user
+        for user in accounts.list_users(session)
+        if user.is_active and user.role in accounts.APPROVING_ROLES
+    ]
+    return render_template(
+        "admin/appointments.html",
+        appointments=accounts.list_appointments(session),
+        candidates=candidates,
+        kinds=accounts.APPOINTMENT_KINDS,
+        role_labels=ROLE_LABELS,
+        roles=accounts.APPROVING_ROLES,
+        today=dt.date.today(),
+        error=error,
+    ), (422 if error else 200)
+
+
+@bp.route("/penunjukan/<int:appointment_id>/akhiri", methods=["POST"])
+@role_required("sysadmin")
+def end_appointment(appointment_id: int):  # type: ignore[no-untyped-def]
+    """End an appointment."""
+    accounts.end_appointment(db.session(), current_user, appointment_id)
+    flash("Penunjukan diakhiri.", "success")
+    return redirect(url_for("admin.appointments"))

@@ -1,8 +1,23 @@
 """Validation of every signature in a PDF against the office trust anchors.
 
-The verdict follows the ``flask verify`` exit codes: 0 when every signature
-is intact, valid and trusted and nothing follows the last one, 1 when any
-check fails, 2 when the file is not a readable PDF or carries no signature.
+The verdict follows the ``flask verify`` exit codes: 0 ("Sah") when every
+signature is intact, valid and trusted and nothing but later signatures or
+validation data follows it, 1 ("Tidak sah") when any check fails, and 2
+("Tidak dapat diverifikasi") when the file is not a readable PDF or carries
+no signature.
+
+pyHanko checks each signature and runs its change analysis between
+revisions. On top of that this module judges the document as a whole:
+
+- every signature must pass, not only the newest one;
+- a revision without a signature may add validation data only;
+- bytes after the last revision that form no revision are rejected;
+- a recap made by SigRekap must carry exactly the signature fields the app
+  creates, signed in workflow order, each by a certificate that fits the
+  field's role (office seal or personal certificate).
+
+The second half of the module looks files and verification codes up in the
+archive; it takes a database session and never touches Flask state.
 """
 
 from __future__ import annotations
@@ -10,7 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from typing import Any, TypeAlias
@@ -18,9 +34,10 @@ from typing import Any, TypeAlias
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.pdf_utils.xref import XRefSectionType
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
 from pyhanko.sign.validation import (
     EmbeddedPdfSignature,
     KeyUsageConstraints,
@@ -33,18 +50,57 @@ from pyhanko.sign.validation.status import (
     PdfSignatureStatus,
 )
 from pyhanko_certvalidator import ValidationContext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .domain import SEAL_FIELD, SIGNATURE_FIELDS
+from .models import Recap, Revision
 from .pki import to_asn1_certificate
 
 logger = logging.getLogger(__name__)
+# pyHanko logs every failed change analysis and path validation with a stack
+# trace; the report below carries those outcomes, so the traces only add noise
+# to the server log and to the output of `flask verify`.
+for _name in ("pyhanko.sign.diff_analysis.policies", "pyhanko.sign.validation.generic_cms"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
 EXIT_UNVERIFIABLE = 2
 
+VERDICT_LABELS = {
+    "valid": "Sah",
+    "invalid": "Tidak sah",
+    "unverifiable": "Tidak dapat diverifikasi",
+}
+ROLE_LABELS = {
+    "seal": "Segel kantor",
+    "kasi": "Paraf Kepala Seksi",
+    "kabid": "Paraf Kepala Bidang",
+    "kadis": "Tanda tangan Kepala Dinas",
+}
+CHANGES_LABELS = {
+    "none": "Tidak ada perubahan sesudahnya",
+    "signatures": "Sesudahnya hanya ada tanda tangan atau data validasi berikutnya",
+    "other": "Sesudahnya ada perubahan lain pada dokumen",
+}
+REVOCATION_LABELS = {
+    "good": "Tidak dicabut (diperiksa dengan CRL)",
+    "revoked": "Dicabut",
+    "unknown": "Tidak diketahui (tidak ada CRL dari penerbit)",
+}
+# Organizational unit of the office seal certificate (see pki.issue_seal_certificate).
+SEAL_UNIT = "Segel Elektronik SigRekap"
+# The signature fields of a recap, in the order the workflow signs them.
+RECAP_FIELD_ORDER = (SEAL_FIELD, *SIGNATURE_FIELDS.values())
+
 _ROLE_BY_FIELD = {name: role for role, name in SIGNATURE_FIELDS.items()}
 _ROLE_BY_FIELD[SEAL_FIELD] = "seal"
+_NIP_PATTERN = re.compile(r"\d{18}")
+_PDF_WHITESPACE = b" \t\r\n\f\0"
+_TAIL_PATTERN = re.compile(
+    rb"[ \t\r\n\f\0]*startxref[ \t\r\n\f\0]+(\d+)[ \t\r\n\f\0]+%%EOF[ \t\r\n\f\0]*"
+)
 
 # Either bit is accepted: certificates from external CAs often carry only
 # digitalSignature, while the internal CA sets both.
@@ -61,32 +117,54 @@ class SignatureReport:
 
     field_name: str
     role: str | None = None
-    """kasi, kabid, kadis or seal when the field is one of the recap's."""
+    """seal, kasi, kabid or kadis when the field is one of the recap's."""
     kind: str = "signature"
     """"signature", or "document_timestamp" for a PAdES document timestamp."""
     signer_name: str | None = None
+    signer_title: str | None = None
+    """Title from the certificate subject (OID 2.5.4.12)."""
+    signer_nip: str | None = None
+    """serialNumber from the certificate subject (OID 2.5.4.5), the NIP."""
     signer_subject: str | None = None
+    issuer: str | None = None
+    certificate_serial: str | None = None
+    certificate_kind: str | None = None
+    """"seal" (office seal), "personal" (has a title or NIP) or "other"."""
     certification: bool = False
     intact: bool = False
     valid: bool = False
     trusted: bool = False
+    certificate_valid_at_signing: bool | None = None
+    """Whether the signing time falls within the certificate's validity."""
+    revocation: str = "unknown"
+    """good, revoked or unknown (no CRL from the issuer was available)."""
     signing_time: dt.datetime | None = None
     """Time claimed by the signer; only the timestamp time is attested."""
     timestamp_time: dt.datetime | None = None
+    timestamp_authority: str | None = None
     timestamp_trusted: bool | None = None
+    revision: int | None = None
+    """Number of the revision the signature covers, counted from 1."""
     coverage: str | None = None
     """entire_file, entire_revision, contiguous_block_from_start or unclear."""
     modification_level: str | None = None
     docmdp_ok: bool | None = None
+    changes_after: str | None = None
+    """none, signatures (later signatures or validation data only) or other."""
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def role_label(self) -> str | None:
+        return ROLE_LABELS.get(self.role or "")
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ok"] = self.ok
+        data["role_label"] = self.role_label
         for key in ("signing_time", "timestamp_time"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
@@ -102,16 +180,77 @@ class VerificationReport:
     exit_code: int
     message: str
     sha256: str | None = None
+    size: int | None = None
     signatures: list[SignatureReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    """Problems of the document as a whole, not tied to one signature."""
+    revisions: int | None = None
+    is_recap: bool = False
+    """The file carries the recap's signature fields or the office seal."""
+
+    @property
+    def verdict(self) -> str:
+        """Verdict in Indonesian: Sah, Tidak sah or Tidak dapat diverifikasi."""
+        return VERDICT_LABELS[self.status]
+
+    def reasons(self) -> list[str]:
+        """List every problem found, each prefixed with its signature field."""
+        lines = list(self.problems)
+        for signature in self.signatures:
+            label = signature.role_label or signature.field_name
+            lines.extend(f"{label}: {problem}" for problem in signature.problems)
+        return lines
+
+    def summary(self) -> str:
+        """Describe the verdict in a few lines of text for the command line."""
+        lines = [f"Hasil: {self.verdict} ({self.status})", self.message]
+        if self.sha256:
+            lines.append(f"SHA-256: {self.sha256}")
+        for index, signature in enumerate(self.signatures, start=1):
+            label = signature.role_label or "Tanda tangan lain"
+            state = "sah" if signature.ok else "TIDAK SAH"
+            signer = signature.signer_name or "penanda tangan tidak terbaca"
+            lines.append(
+                f"{index}. {label} [{signature.field_name}] {signer}: {state}"
+            )
+            lines.extend(f"   - {problem}" for problem in signature.problems)
+        if self.problems:
+            lines.append("Masalah pada dokumen:")
+            lines.extend(f"   - {problem}" for problem in self.problems)
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
+            "verdict": self.verdict,
             "exit_code": self.exit_code,
             "message": self.message,
             "sha256": self.sha256,
+            "size": self.size,
+            "revisions": self.revisions,
+            "is_recap": self.is_recap,
+            "problems": list(self.problems),
             "signatures": [s.to_dict() for s in self.signatures],
         }
+
+
+@dataclass
+class _Field:
+    """One signature field as found in the AcroForm tree."""
+
+    name: str
+    ref: generic.IndirectObject
+    filled: bool
+
+
+@dataclass
+class _Checked:
+    """A signature report with the pyHanko object behind it, if it could be read."""
+
+    report: SignatureReport
+    embedded: EmbeddedPdfSignature | None = None
+    revision: int | None = None
+    """Revision index from 0, as pyHanko counts."""
 
 
 def verify_pdf(
@@ -123,118 +262,250 @@ def verify_pdf(
     """Validate every signature of a PDF against ``trust_roots``.
 
     ``crls`` are DER CRLs to consult. Nothing is fetched from the network, so
-    revocation is checked only for certificates that declare a CRL
-    distribution point, and a missing CRL alone does not fail (soft-fail).
+    revocation is checked only for certificates whose issuer published one
+    of ``crls``, and a missing CRL alone does not fail (soft-fail).
     """
     digest = hashlib.sha256(data).hexdigest()
+    opened = _open_pdf(data, digest)
+    if isinstance(opened, VerificationReport):
+        return opened
+    reader = opened
+
+    try:
+        fields = list(_signature_fields(reader))
+    except Exception as exc:  # noqa: BLE001 - parsers raise many types on hostile input
+        logger.info("Unreadable signature fields in %s: %r", digest, exc)
+        return _invalid(
+            digest,
+            len(data),
+            [],
+            ["Struktur kolom tanda tangan dalam PDF rusak; dokumen tidak dapat "
+             "dipercaya."],
+        )
+    filled = [item for item in fields if item.filled]
+    if not filled:
+        return _unverifiable(
+            "Dokumen tidak memuat tanda tangan elektronik.", digest, len(data)
+        )
+
+    roots = [to_asn1_certificate(cert) for cert in trust_roots]
+    crl_list = [asn1_crl.CertificateList.load(item) for item in crls]
+    # One context for all signatures: certificates and CRLs are parsed once.
+    context = ValidationContext(trust_roots=roots, crls=crl_list, allow_fetching=False)
+    checked = [_check_signature(reader, item, context, crl_list) for item in filled]
+    checked.sort(key=lambda item: (item.revision is None, item.revision or 0))
+
+    problems: list[str] = []
+    _check_revisions(reader, checked, problems)
+    _check_file_tail(reader, data, checked, problems)
+    is_recap = _is_recap(fields, checked)
+    if is_recap:
+        _check_recap_rules(reader, fields, checked, problems)
+
+    reports = [item.report for item in checked]
+    revisions = reader.xrefs.total_revisions
+    if problems or not all(report.ok for report in reports):
+        return _invalid(digest, len(data), reports, problems, revisions, is_recap)
+    return VerificationReport(
+        status="valid",
+        exit_code=EXIT_VALID,
+        message=(
+            "Semua tanda tangan sah dan tepercaya, dan dokumen tidak berubah "
+            "setelah ditandatangani selain oleh tanda tangan berikutnya."
+        ),
+        sha256=digest,
+        size=len(data),
+        signatures=reports,
+        revisions=revisions,
+        is_recap=is_recap,
+    )
+
+
+# Reading the file
+
+
+def _open_pdf(data: bytes, digest: str) -> PdfFileReader | VerificationReport:
+    if not data:
+        return _unverifiable("Berkas kosong; tidak ada yang dapat diperiksa.", digest, 0)
     if b"%PDF-" not in data[:1024]:
-        return _unverifiable("Berkas bukan dokumen PDF.", digest)
+        return _unverifiable(
+            "Berkas bukan dokumen PDF (tanda %PDF- tidak ditemukan di awal berkas).",
+            digest,
+            len(data),
+        )
     try:
         reader = PdfFileReader(BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - parsers raise many types on hostile input
         logger.info("Unreadable PDF %s: %r", digest, exc)
-        return _unverifiable("Berkas PDF rusak dan tidak dapat dibaca.", digest)
+        return _unverifiable(
+            "Berkas PDF rusak dan tidak dapat dibaca.", digest, len(data)
+        )
     if reader.encrypted:
         return _unverifiable(
             "Berkas PDF terenkripsi; buka kuncinya lebih dahulu lalu periksa lagi.",
             digest,
+            len(data),
         )
+    return reader
 
+
+def _signature_fields(reader: PdfFileReader) -> Iterator[_Field]:
+    """Yield the signature fields; a field counts as filled when it has any /V."""
     try:
-        fields = list(enumerate_sig_fields(reader, filled_status=True))
-    except Exception as exc:  # noqa: BLE001 - hostile input must not crash
-        logger.info("Unreadable signature fields in %s: %r", digest, exc)
-        return _invalid(
-            [],
-            "Struktur kolom tanda tangan dalam PDF rusak; dokumen tidak dapat "
-            "dipercaya.",
-            digest,
-        )
-    if not fields:
-        return _unverifiable("Dokumen tidak memuat tanda tangan elektronik.", digest)
+        top_level = reader.root["/AcroForm"]["/Fields"]
+    except KeyError:
+        return
+    for name, field_ref, field_dict in _walk_fields(top_level):
+        if _inherited(field_dict, "/FT") == "/Sig":
+            # pyHanko's own enumeration treats an empty or null /V as unsigned;
+            # any /V entry at all is counted here, so a broken one is reported.
+            yield _Field(name=name, ref=field_ref, filled="/V" in field_dict)
 
-    roots = [to_asn1_certificate(cert) for cert in trust_roots]
-    crl_list = [asn1_crl.CertificateList.load(item) for item in crls]
-    checked: list[tuple[int, SignatureReport]] = []
-    broken: list[SignatureReport] = []
-    for field_name, _, field_ref in fields:
-        report, revision = _check_signature(
-            reader, field_name, field_ref, roots, crl_list
+
+def _walk_fields(
+    field_list: generic.PdfObject, parent_name: str = "", depth: int = 0
+) -> Iterator[tuple[str, generic.IndirectObject, generic.DictionaryObject]]:
+    """Yield (qualified name, reference, dictionary) of each terminal form field."""
+    if depth > 32:
+        raise ValueError("Form field tree is nested too deeply.")
+    for field_ref in field_list:
+        field_dict = field_ref.get_object()
+        if not isinstance(field_dict, generic.DictionaryObject):
+            continue
+        own_name = str(field_dict.get("/T", ""))
+        name = f"{parent_name}.{own_name}" if parent_name and own_name else (
+            own_name or parent_name
         )
-        if revision is None:
-            broken.append(report)
+        kids = field_dict.get("/Kids")
+        if kids is not None and any("/T" in kid.get_object() for kid in kids):
+            yield from _walk_fields(kids, name, depth + 1)
         else:
-            checked.append((revision, report))
+            yield name, field_ref, field_dict
 
-    checked.sort(key=lambda item: item[0])
-    reports = [report for _, report in checked] + broken
-    if checked:
-        last = checked[-1][1]
-        if last.coverage != SignatureCoverageLevel.ENTIRE_FILE.name.lower():
-            last.problems.append(
-                "Ada data yang ditambahkan ke berkas setelah tanda tangan terakhir."
-            )
 
-    if all(report.ok for report in reports):
-        return VerificationReport(
-            status="valid",
-            exit_code=EXIT_VALID,
-            message=(
-                "Semua tanda tangan sah dan tepercaya, dan dokumen tidak berubah "
-                "setelah tanda tangan terakhir."
-            ),
-            sha256=digest,
-            signatures=reports,
-        )
-    return _invalid(
-        reports,
-        "Ada tanda tangan yang tidak sah atau tidak tepercaya, atau dokumen "
-        "telah diubah setelah ditandatangani.",
-        digest,
-    )
+def _inherited(field_dict: generic.DictionaryObject, key: str) -> Any:
+    current: generic.DictionaryObject | None = field_dict
+    for _ in range(32):
+        if current is None:
+            return None
+        if key in current:
+            return current[key]
+        parent = current.get("/Parent")
+        current = parent.get_object() if parent is not None else None
+    return None
+
+
+# One signature
 
 
 def _check_signature(
     reader: PdfFileReader,
-    field_name: str,
-    field_ref: Any,
-    roots: list[asn1_x509.Certificate],
+    sig_field: _Field,
+    context: ValidationContext,
     crls: list[asn1_crl.CertificateList],
-) -> tuple[SignatureReport, int | None]:
-    """Validate one signature; the revision is None if it could not be read."""
-    report = SignatureReport(field_name=field_name, role=_ROLE_BY_FIELD.get(field_name))
+) -> _Checked:
+    """Validate one filled signature field; never raises."""
+    report = SignatureReport(
+        field_name=sig_field.name, role=_ROLE_BY_FIELD.get(sig_field.name)
+    )
+    checked = _Checked(report=report)
+    field_dict = sig_field.ref.get_object()
+    checked.revision = _revision_of_value(reader, field_dict)
+    if checked.revision is not None:
+        report.revision = checked.revision + 1
+
+    structure_problem = _signature_dictionary_problem(field_dict)
+    if structure_problem is not None:
+        report.problems.append(structure_problem)
+        return checked
     try:
-        embedded = EmbeddedPdfSignature(reader, field_ref, field_name)
+        embedded = EmbeddedPdfSignature(reader, field_dict, sig_field.name)
     except Exception as exc:  # noqa: BLE001 - hostile input must not crash
-        logger.info("Malformed signature in field %s: %r", field_name, exc)
+        logger.info("Malformed signature in field %s: %r", sig_field.name, exc)
         report.problems.append(
-            "Kamus tanda tangan rusak atau tidak dapat dibaca; tanda tangan ini "
-            "tidak dapat diperiksa."
+            "Kamus tanda tangan rusak: data tanda tangan (CMS) tidak dapat dibaca."
         )
-        return report, None
+        return checked
 
+    checked.embedded = embedded
+    checked.revision = embedded.signed_revision
+    report.revision = embedded.signed_revision + 1
     try:
-        _fill_report(report, embedded, reader, roots, crls)
+        _validate(report, embedded, reader, context, crls)
     except Exception as exc:  # noqa: BLE001 - hostile input must not crash
-        logger.info("Validation of field %s failed: %r", field_name, exc)
-        report.problems.append(f"Tanda tangan tidak dapat divalidasi: {exc}")
-    return report, embedded.signed_revision
+        logger.info("Validation of field %s failed: %r", sig_field.name, exc)
+        report.problems.append(
+            "Tanda tangan rusak atau formatnya tidak didukung, sehingga tidak "
+            "dapat divalidasi."
+        )
+        checked.embedded = None
+    return checked
 
 
-def _fill_report(
+def _revision_of_value(
+    reader: PdfFileReader, field_dict: generic.DictionaryObject
+) -> int | None:
+    value = field_dict.raw_get("/V")
+    if not isinstance(value, generic.IndirectObject):
+        return None
+    try:
+        return reader.xrefs.get_last_change(value.reference)
+    except Exception:  # noqa: BLE001 - a dangling reference has no revision
+        return None
+
+
+def _signature_dictionary_problem(field_dict: generic.DictionaryObject) -> str | None:
+    """Describe what makes a signature dictionary unusable, or return None."""
+    value = field_dict.get("/V")
+    if not isinstance(value, generic.DictionaryObject):
+        return "Kamus tanda tangan rusak: nilai kolom bukan kamus tanda tangan."
+    if value.get("/Type", "/Sig") not in ("/Sig", "/DocTimeStamp"):
+        return "Kamus tanda tangan rusak: jenis (/Type) tidak dikenal."
+    if "/Contents" not in value:
+        return "Kamus tanda tangan rusak: data tanda tangan (/Contents) tidak ada."
+    if not isinstance(
+        value.raw_get("/Contents"), (generic.ByteStringObject, generic.TextStringObject)
+    ):
+        return "Kamus tanda tangan rusak: /Contents bukan string."
+    byte_range = value.get("/ByteRange")
+    if byte_range is None or isinstance(byte_range, generic.NullObject):
+        return (
+            "Kamus tanda tangan rusak: rentang bita yang ditandatangani "
+            "(/ByteRange) tidak ada."
+        )
+    if (
+        not isinstance(byte_range, generic.ArrayObject)
+        or len(byte_range) != 4
+        or not all(isinstance(n, int) and n >= 0 for n in byte_range)
+    ):
+        return (
+            "Kamus tanda tangan rusak: /ByteRange harus berisi empat bilangan bulat "
+            "tidak negatif."
+        )
+    return None
+
+
+def _validate(
     report: SignatureReport,
     embedded: EmbeddedPdfSignature,
     reader: PdfFileReader,
-    roots: list[asn1_x509.Certificate],
+    context: ValidationContext,
     crls: list[asn1_crl.CertificateList],
 ) -> None:
-    context = ValidationContext(trust_roots=roots, crls=crls, allow_fetching=False)
+    # The change analysis always runs (skip_diff=False): it is what detects
+    # content added after a signature.
     if embedded.sig_object_type == "/DocTimeStamp":
         report.kind = "document_timestamp"
-        ts_status = validate_pdf_timestamp(embedded, validation_context=context)
-        _fill_common(report, ts_status)
+        ts_status = validate_pdf_timestamp(
+            embedded, validation_context=context, skip_diff=False
+        )
+        _fill_common(report, ts_status, crls)
         report.timestamp_time = ts_status.timestamp
         report.timestamp_trusted = ts_status.trusted
+        report.timestamp_authority = _common_name(ts_status.signing_cert)
+        report.certificate_valid_at_signing = _valid_at(
+            ts_status.signing_cert, ts_status.timestamp
+        )
         return
 
     status = validate_pdf_signature(
@@ -243,21 +514,136 @@ def _fill_report(
         key_usage_settings=_KEY_USAGE,
         skip_diff=False,
     )
-    _fill_common(report, status)
+    _fill_common(report, status, crls)
     report.certification = _is_certification(reader, embedded)
     report.signing_time = status.signer_reported_dt
-    if status.timestamp_validity is not None:
-        tst = status.timestamp_validity
+    tst = status.timestamp_validity
+    if tst is not None:
         report.timestamp_time = tst.timestamp
+        report.timestamp_authority = _common_name(tst.signing_cert)
         report.timestamp_trusted = tst.intact and tst.valid and tst.trusted
         if not report.timestamp_trusted:
             report.problems.append(
                 "Cap waktu (timestamp) tidak sah atau tidak tepercaya."
             )
+    attested = report.timestamp_time if report.timestamp_trusted else None
+    moment = attested or report.signing_time
+    if moment is not None:
+        valid_then = _valid_at(status.signing_cert, moment)
+        report.certificate_valid_at_signing = valid_then
+        if not valid_then and report.trusted:
+            report.problems.append(
+                "Sertifikat penanda tangan tidak berlaku pada waktu penandatanganan."
+            )
     if not status.seed_value_ok:
         report.problems.append("Tanda tangan melanggar batasan kolom tanda tangannya.")
     if not status.bottom_line and report.ok:
         report.problems.append("Tanda tangan tidak lolos validasi.")
+
+
+def _fill_common(
+    report: SignatureReport,
+    status: PdfSignatureStatus | DocumentTimestampStatus,
+    crls: list[asn1_crl.CertificateList],
+) -> None:
+    signer = status.signing_cert
+    _fill_certificate(report, signer)
+    report.intact = status.intact
+    report.valid = status.valid
+    report.trusted = status.trusted
+    report.revocation = _revocation(status, signer, crls)
+    report.coverage = status.coverage.name.lower() if status.coverage else None
+    level = status.modification_level
+    report.modification_level = level.name.lower() if level is not None else None
+    report.docmdp_ok = getattr(status, "docmdp_ok", None)
+
+    if not status.intact:
+        report.problems.append(
+            "Isi dokumen tidak cocok dengan tanda tangan: dokumen telah diubah."
+        )
+    elif not status.valid:
+        report.problems.append("Tanda tangan kriptografis tidak valid.")
+    elif status.revoked:
+        report.problems.append("Sertifikat penanda tangan telah dicabut.")
+    elif not status.trusted:
+        report.problems.append(_trust_problem(status))
+
+    if (
+        status.coverage is None
+        or status.coverage < SignatureCoverageLevel.ENTIRE_REVISION
+    ):
+        report.problems.append(
+            "Cakupan tanda tangan tidak standar: sebagian berkas tidak ikut "
+            "ditandatangani (/ByteRange menyimpang)."
+        )
+    elif level is None or level == ModificationLevel.OTHER or report.docmdp_ok is False:
+        report.problems.append(
+            "Dokumen diubah setelah tanda tangan ini dengan perubahan yang tidak "
+            "diizinkan."
+        )
+
+
+def _fill_certificate(report: SignatureReport, cert: asn1_x509.Certificate) -> None:
+    names = cert.subject.native
+    report.signer_name = _first(names.get("common_name"))
+    report.signer_title = _first(names.get("title"))
+    report.signer_nip = _first(names.get("serial_number"))
+    report.signer_subject = cert.subject.human_friendly
+    report.issuer = cert.issuer.human_friendly
+    report.certificate_serial = format(cert.serial_number, "x")
+    report.certificate_kind = _certificate_kind(cert)
+
+
+def _certificate_kind(cert: asn1_x509.Certificate) -> str:
+    """Classify a signer certificate as the office seal, a person, or other."""
+    names = cert.subject.native
+    units = names.get("organizational_unit_name") or []
+    if isinstance(units, str):
+        units = [units]
+    if SEAL_UNIT in units:
+        return "seal"
+    usages = cert.extended_key_usage_value
+    if usages is not None and "time_stamping" in usages.native:
+        return "other"
+    nip = _first(names.get("serial_number")) or ""
+    if _NIP_PATTERN.fullmatch(nip) or _first(names.get("title")):
+        return "personal"
+    return "other"
+
+
+def _trust_problem(status: PdfSignatureStatus | DocumentTimestampStatus) -> str:
+    indication = getattr(status.trust_problem_indic, "name", "")
+    if indication in ("EXPIRED", "OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED"):
+        return "Sertifikat penanda tangan sudah kedaluwarsa."
+    if indication == "NOT_YET_VALID":
+        return "Sertifikat penanda tangan belum berlaku."
+    if indication in ("REVOKED", "REVOKED_NO_POE", "REVOKED_CA_NO_POE"):
+        return "Sertifikat penanda tangan telah dicabut."
+    if indication in ("NO_CERTIFICATE_CHAIN_FOUND", "CERTIFICATE_CHAIN_GENERAL_FAILURE"):
+        return (
+            "Sertifikat penanda tangan tidak tepercaya: tidak diterbitkan oleh "
+            "otoritas sertifikat (CA) yang dipercaya kantor."
+        )
+    return (
+        "Sertifikat penanda tangan tidak tepercaya: tidak diterbitkan oleh CA "
+        "yang dikenal, belum berlaku, atau kedaluwarsa."
+    )
+
+
+def _revocation(
+    status: PdfSignatureStatus | DocumentTimestampStatus,
+    cert: asn1_x509.Certificate,
+    crls: list[asn1_crl.CertificateList],
+) -> str:
+    if status.revoked:
+        return "revoked"
+    if any(crl.issuer == cert.issuer for crl in crls):
+        return "good"
+    return "unknown"
+
+
+def _valid_at(cert: asn1_x509.Certificate, moment: dt.datetime) -> bool:
+    return cert.not_valid_before <= moment <= cert.not_valid_after
 
 
 def _is_certification(reader: PdfFileReader, embedded: EmbeddedPdfSignature) -> bool:
@@ -270,64 +656,318 @@ def _is_certification(reader: PdfFileReader, embedded: EmbeddedPdfSignature) -> 
         return False
 
 
-def _fill_common(
-    report: SignatureReport, status: PdfSignatureStatus | DocumentTimestampStatus
+def _common_name(cert: asn1_x509.Certificate) -> str | None:
+    return _first(cert.subject.native.get("common_name"))
+
+
+def _first(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value) if value is not None else None
+
+
+# The document as a whole
+
+
+def _check_revisions(
+    reader: PdfFileReader, checked: list[_Checked], problems: list[str]
 ) -> None:
-    signer = status.signing_cert
-    names = signer.subject.native
-    report.signer_name = names.get("common_name")
-    report.signer_subject = signer.subject.human_friendly
-    report.intact = status.intact
-    report.valid = status.valid
-    report.trusted = status.trusted
-    report.coverage = status.coverage.name.lower() if status.coverage else None
-    level = status.modification_level
-    report.modification_level = level.name.lower() if level is not None else None
-    report.docmdp_ok = status.docmdp_ok
+    """Classify what follows each signature and reject unsigned content changes."""
+    total = reader.xrefs.total_revisions
+    signed = {item.revision for item in checked if item.embedded is not None}
+    known = [item.revision for item in checked if item.revision is not None]
+    if not known:
+        return
+    foreign = []
+    for revision in range(min(known) + 1, total):
+        if revision not in signed and not _adds_validation_data_only(reader, revision):
+            foreign.append(revision)
+            problems.append(
+                f"Revisi ke-{revision + 1} mengubah dokumen tanpa tanda tangan yang "
+                "sah."
+            )
 
-    if not status.intact:
-        report.problems.append(
-            "Isi dokumen tidak cocok dengan tanda tangan: dokumen telah diubah."
-        )
-    elif not status.valid:
-        report.problems.append("Tanda tangan kriptografis tidak valid.")
-    elif status.revoked:
-        report.problems.append("Sertifikat penandatangan telah dicabut.")
-    elif not status.trusted:
-        report.problems.append(
-            "Sertifikat penandatangan tidak tepercaya: tidak diterbitkan oleh CA "
-            "yang dikenal, belum berlaku, atau kedaluwarsa."
-        )
-    if (
-        status.coverage is None
-        or status.coverage < SignatureCoverageLevel.ENTIRE_REVISION
-    ):
-        report.problems.append(
-            "Cakupan tanda tangan tidak standar: sebagian berkas tidak terlindungi."
-        )
-    elif level is None or level == ModificationLevel.OTHER or status.docmdp_ok is False:
-        report.problems.append(
-            "Dokumen diubah setelah tanda tangan ini dengan perubahan yang tidak "
-            "diizinkan."
-        )
+    for item in checked:
+        report = item.report
+        if item.revision is None or item.embedded is None:
+            continue
+        later = range(item.revision + 1, total)
+        level = item.embedded.diff_result
+        level = level.modification_level if isinstance(level, DiffResult) else None
+        if not later:
+            report.changes_after = "none"
+        elif (
+            any(revision in foreign for revision in later)
+            or level is None
+            or level > ModificationLevel.FORM_FILLING
+        ):
+            report.changes_after = "other"
+        else:
+            report.changes_after = "signatures"
+        if report.changes_after == "other" and report.ok:
+            report.problems.append(
+                "Setelah tanda tangan ini dokumen diubah dengan cara lain selain "
+                "penambahan tanda tangan berikutnya."
+            )
 
 
-def _unverifiable(message: str, digest: str) -> VerificationReport:
+def _adds_validation_data_only(reader: PdfFileReader, revision: int) -> bool:
+    """Tell whether an unsigned revision only adds validation data (PAdES LTV)."""
+    try:
+        result = DEFAULT_DIFF_POLICY.apply(
+            old=reader.get_historical_resolver(revision - 1),
+            new=reader.get_historical_resolver(revision),
+        )
+    except Exception:  # noqa: BLE001 - pyHanko raises SuspiciousModification and parse errors
+        return False
+    return result.modification_level <= ModificationLevel.LTA_UPDATES
+
+
+def _check_file_tail(
+    reader: PdfFileReader, data: bytes, checked: list[_Checked], problems: list[str]
+) -> None:
+    """Reject bytes after the last revision's %%EOF that form no revision.
+
+    pyHanko reads the file from its last startxref and ignores anything else
+    at the end, so such bytes pass its checks; they are detected here.
+    """
+    if _tail_is_clean(reader, data):
+        return
+    message = "Ada data yang ditambahkan ke berkas setelah tanda tangan terakhir."
+    problems.append(
+        "Berkas memuat data tambahan setelah revisi terakhirnya yang bukan bagian "
+        "dari dokumen bertanda tangan."
+    )
+    for item in reversed(checked):
+        if item.embedded is not None:
+            item.report.problems.append(message)
+            break
+
+
+def _tail_is_clean(reader: PdfFileReader, data: bytes) -> bool:
+    xrefs = reader.xrefs
+    last = xrefs.total_revisions - 1
+    meta = xrefs.get_xref_container_info(last)
+    stream = BytesIO(data)
+    stream.seek(meta.end_location)
+    try:
+        if meta.xref_section_type == XRefSectionType.STREAM:
+            rest = data[meta.end_location :].lstrip(_PDF_WHITESPACE)
+            if not rest.startswith(b"endobj"):
+                return False
+            position = len(data) - len(rest) + len(b"endobj")
+        else:
+            # The xref table ends where its trailer dictionary starts.
+            generic.DictionaryObject.read_from_stream(
+                stream, generic.TrailerReference(reader)
+            )
+            position = stream.tell()
+    except Exception:  # noqa: BLE001 - a trailer that does not parse is not clean
+        return False
+    match = _TAIL_PATTERN.fullmatch(data, position)
+    return match is not None and int(match.group(1)) == meta.declared_startxref
+
+
+# Recaps made by SigRekap
+
+
+def _is_recap(fields: list[_Field], checked: list[_Checked]) -> bool:
+    if any(item.name in RECAP_FIELD_ORDER for item in fields):
+        return True
+    return any(
+        item.report.certification and item.report.certificate_kind == "seal"
+        for item in checked
+    )
+
+
+def _check_recap_rules(
+    reader: PdfFileReader,
+    fields: list[_Field],
+    checked: list[_Checked],
+    problems: list[str],
+) -> None:
+    """Apply the rules that every recap signed through SigRekap satisfies."""
+    by_field = {item.report.field_name: item for item in checked}
+    seal = by_field.get(SEAL_FIELD)
+    names = [item.name for item in fields]
+
+    for name in RECAP_FIELD_ORDER:
+        if names.count(name) > 1:
+            problems.append(f"Kolom tanda tangan {name} muncul lebih dari sekali.")
+        if name not in names:
+            problems.append(f"Kolom tanda tangan {name} milik rekapitulasi tidak ada.")
+    extra = [
+        item
+        for item in fields
+        if item.name not in RECAP_FIELD_ORDER
+        and not _is_document_timestamp(by_field.get(item.name))
+    ]
+    for item in extra:
+        problems.append(
+            f"Dokumen memuat kolom tanda tangan {item.name!r} yang tidak dibuat "
+            "oleh aplikasi."
+        )
+        if item.name in by_field:
+            by_field[item.name].report.problems.append(
+                "Kolom ini bukan kolom tanda tangan rekapitulasi."
+            )
+    if extra and seal is not None:
+        seal.report.problems.append(
+            "Segel kantor hanya mengizinkan pengisian kolom tanda tangan yang "
+            "disiapkan, tetapi kolom lain ditambahkan sesudahnya."
+        )
+    other_types = _non_signature_fields(reader)
+    if other_types:
+        problems.append(
+            "Dokumen memuat isian formulir yang bukan kolom tanda tangan: "
+            + ", ".join(sorted(other_types))
+            + "."
+        )
+
+    signed_order = [
+        item.report.field_name
+        for item in checked
+        if item.report.field_name in RECAP_FIELD_ORDER
+    ]
+    if signed_order != list(RECAP_FIELD_ORDER[: len(signed_order)]):
+        problems.append(
+            "Urutan tanda tangan tidak sesuai alur persetujuan: segel kantor, "
+            "paraf Kepala Seksi, paraf Kepala Bidang, lalu tanda tangan Kepala Dinas."
+        )
+    for item in checked:
+        _check_role(item.report)
+
+
+def _check_role(report: SignatureReport) -> None:
+    """Check that the signer's certificate fits the role of its field."""
+    if report.certificate_kind is None:
+        return
+    if report.role == "seal":
+        if report.certificate_kind != "seal":
+            report.problems.append(
+                "Kolom segel kantor harus ditandatangani dengan sertifikat segel "
+                "kantor, bukan sertifikat lain."
+            )
+        if not report.certification:
+            report.problems.append(
+                "Segel kantor harus berupa tanda tangan sertifikasi (DocMDP)."
+            )
+    elif report.role is not None:
+        if report.certificate_kind != "personal":
+            report.problems.append(
+                "Paraf dan tanda tangan pejabat harus dibuat dengan sertifikat "
+                "pribadi (berisi jabatan atau NIP), bukan segel atau sertifikat "
+                "sistem."
+            )
+        if report.certification:
+            report.problems.append(
+                "Hanya segel kantor yang boleh menjadi tanda tangan sertifikasi."
+            )
+
+
+def _is_document_timestamp(item: _Checked | None) -> bool:
+    return (
+        item is not None
+        and item.report.kind == "document_timestamp"
+        and item.embedded is not None
+        and _widget_is_invisible(item.embedded.sig_field)
+    )
+
+
+def _widget_is_invisible(field_dict: generic.DictionaryObject) -> bool:
+    rect = field_dict.get("/Rect")
+    if rect is None:
+        return True
+    try:
+        x1, y1, x2, y2 = (float(n) for n in rect)
+    except (TypeError, ValueError):
+        return False
+    return x1 == x2 or y1 == y2
+
+
+def _non_signature_fields(reader: PdfFileReader) -> set[str]:
+    try:
+        top_level = reader.root["/AcroForm"]["/Fields"]
+        return {
+            name or "(tanpa nama)"
+            for name, _, field_dict in _walk_fields(top_level)
+            if _inherited(field_dict, "/FT") != "/Sig"
+        }
+    except Exception:  # noqa: BLE001 - already read once by _signature_fields
+        return set()
+
+
+def _unverifiable(message: str, digest: str, size: int) -> VerificationReport:
     return VerificationReport(
         status="unverifiable",
         exit_code=EXIT_UNVERIFIABLE,
         message=message,
         sha256=digest,
+        size=size,
     )
 
 
 def _invalid(
-    reports: list[SignatureReport], message: str, digest: str
+    digest: str,
+    size: int,
+    reports: list[SignatureReport],
+    problems: list[str],
+    revisions: int | None = None,
+    is_recap: bool = False,
 ) -> VerificationReport:
+    first = problems[0] if problems else next(
+        (f"{r.role_label or r.field_name}: {r.problems[0]}" for r in reports if r.problems),
+        "",
+    )
     return VerificationReport(
         status="invalid",
         exit_code=EXIT_INVALID,
-        message=message,
+        message=f"Dokumen tidak sah. {first}".strip(),
         sha256=digest,
+        size=size,
         signatures=reports,
+        problems=problems,
+        revisions=revisions,
+        is_recap=is_recap,
     )
+
+
+# Archive lookups
+
+
+@dataclass(frozen=True)
+class ArchiveMatch:
+    """A stored revision whose bytes are identical to a verified file."""
+
+    recap: Recap
+    revision: Revision
+
+    @property
+    def is_current(self) -> bool:
+        return self.recap.current_revision_id == self.revision.id
+
+
+def normalize_verification_code(code: str) -> str:
+    """Upper-case a verification code and drop spaces and dashes."""
+    return re.sub(r"[\s\-‐-―]+", "", code or "").upper()
+
+
+def find_recap_by_code(session: Session, code: str) -> Recap | None:
+    """Return the recap with this verification code, ignoring case, spaces, dashes."""
+    normalized = normalize_verification_code(code)
+    if not re.fullmatch(r"[0-9A-Z]{4,16}", normalized):
+        return None
+    return session.scalar(select(Recap).where(Recap.verification_code == normalized))
+
+
+def match_archive(session: Session, sha256: str) -> ArchiveMatch | None:
+    """Find the stored revision with this SHA-256, if any."""
+    revision = session.scalar(
+        select(Revision).where(Revision.sha256 == sha256).order_by(Revision.id)
+    )
+    if revision is None:
+        return None
+    recap = session.get(Recap, revision.recap_id)
+    if recap is None:
+        return None
+    return ArchiveMatch(recap=recap, revision=revision)

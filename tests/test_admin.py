@@ -157,3 +157,74 @@ def test_office_logo_must_be_png(app, client, auth):
     )
     assert response.status_code == 422
     assert "PNG" in response.get_data(as_text=True)
+
+
+def _user_id(app, username):
+    with app.app_context():
+        return db.session().query(User).filter_by(username=username).one().id
+
+
+def test_sysadmin_appoints_acting_official(app, client, auth):
+    import datetime as dt
+
+    from sigrekap import workflow
+
+    auth.login("sysadmin")
+    token = auth.csrf_token("/admin/penunjukan")
+    today = dt.date.today().isoformat()
+    response = client.post(
+        "/admin/penunjukan",
+        data={"csrf_token": token, "user_id": _user_id(app, "kabid"), "kind": "Plh",
+              "role": "kadis", "starts_on": today, "ends_on": today},
+    )
+    assert response.status_code == 302
+    page = client.get("/admin/penunjukan").get_data(as_text=True)
+    assert "Sri Wahyuni" in page
+    with app.app_context():
+        kabid = db.session().get(User, _user_id(app, "kabid"))
+        assert workflow.acting_roles(db.session(), kabid) == {"kabid", "kadis"}
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"role": "admin"}, "hanya dapat ditunjuk"),
+        ({"ends_on": "2020-01-01"}, "tidak boleh sebelum"),
+        ({"starts_on": "kemarin"}, "tidak valid"),
+        ({"role": "kabid"}, "sudah memegang"),
+    ],
+)
+def test_invalid_appointment_rejected(app, client, auth, changes, message):
+    import datetime as dt
+
+    auth.login("sysadmin")
+    today = dt.date.today().isoformat()
+    data = {"csrf_token": auth.csrf_token("/admin/penunjukan"), "user_id": _user_id(app, "kabid"),
+            "kind": "Plt", "role": "kadis", "starts_on": today, "ends_on": today, **changes}
+    response = client.post("/admin/penunjukan", data=data)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+
+
+def test_ending_appointment_removes_acting_role(app, client, auth):
+    import datetime as dt
+
+    from sigrekap import workflow
+    from sigrekap.models import ActingAppointment
+
+    auth.login("sysadmin")
+    today = dt.date.today().isoformat()
+    client.post(
+        "/admin/penunjukan",
+        data={"csrf_token": auth.csrf_token("/admin/penunjukan"), "user_id": _user_id(app, "kasi"),
+              "kind": "Plt", "role": "kabid", "starts_on": today, "ends_on": today},
+    )
+    with app.app_context():
+        appointment_id = db.session().query(ActingAppointment).one().id
+    client.post(
+        f"/admin/penunjukan/{appointment_id}/akhiri",
+        data={"csrf_token": auth.csrf_token("/admin/penunjukan")},
+    )
+    with app.app_context():
+        kasi = db.session().get(User, _user_id(app, "kasi"))
+        assert workflow.acting_roles(db.session(), kasi) == {"kasi"}
