@@ -372,11 +372,11 @@ def _walk_fields(
         field_dict = field_ref.get_object()
         if not isinstance(field_dict, generic.DictionaryObject):
             continue
-        own_name = str(field_dict.get("/T", ""))
+        own_name = str(_get(field_dict, "/T") or "")
         name = f"{parent_name}.{own_name}" if parent_name and own_name else (
             own_name or parent_name
         )
-        kids = field_dict.get("/Kids")
+        kids = _get(field_dict, "/Kids")
         if kids is not None and any("/T" in kid.get_object() for kid in kids):
             yield from _walk_fields(kids, name, depth + 1)
         else:
@@ -390,9 +390,16 @@ def _inherited(field_dict: generic.DictionaryObject, key: str) -> Any:
             return None
         if key in current:
             return current[key]
-        parent = current.get("/Parent")
-        current = parent.get_object() if parent is not None else None
+        current = _get(current, "/Parent")
     return None
+
+
+def _get(dictionary: generic.DictionaryObject, key: str) -> Any:
+    """Return a dictionary entry with indirect references resolved, or None."""
+    try:
+        return dictionary[key]
+    except KeyError:
+        return None
 
 
 # One signature
@@ -456,10 +463,10 @@ def _revision_of_value(
 
 def _signature_dictionary_problem(field_dict: generic.DictionaryObject) -> str | None:
     """Describe what makes a signature dictionary unusable, or return None."""
-    value = field_dict.get("/V")
+    value = _get(field_dict, "/V")
     if not isinstance(value, generic.DictionaryObject):
         return "Kamus tanda tangan rusak: nilai kolom bukan kamus tanda tangan."
-    if value.get("/Type", "/Sig") not in ("/Sig", "/DocTimeStamp"):
+    if (_get(value, "/Type") or "/Sig") not in ("/Sig", "/DocTimeStamp"):
         return "Kamus tanda tangan rusak: jenis (/Type) tidak dikenal."
     if "/Contents" not in value:
         return "Kamus tanda tangan rusak: data tanda tangan (/Contents) tidak ada."
@@ -467,7 +474,7 @@ def _signature_dictionary_problem(field_dict: generic.DictionaryObject) -> str |
         value.raw_get("/Contents"), (generic.ByteStringObject, generic.TextStringObject)
     ):
         return "Kamus tanda tangan rusak: /Contents bukan string."
-    byte_range = value.get("/ByteRange")
+    byte_range = _get(value, "/ByteRange")
     if byte_range is None or isinstance(byte_range, generic.NullObject):
         return (
             "Kamus tanda tangan rusak: rentang bita yang ditandatangani "
@@ -704,11 +711,20 @@ def _check_revisions(
             report.changes_after = "other"
         else:
             report.changes_after = "signatures"
-        if report.changes_after == "other" and report.ok:
+        if report.changes_after == "other" and not _modification_flagged(report):
             report.problems.append(
                 "Setelah tanda tangan ini dokumen diubah dengan cara lain selain "
                 "penambahan tanda tangan berikutnya."
             )
+
+
+def _modification_flagged(report: SignatureReport) -> bool:
+    """Tell whether pyHanko's own analysis already rejected the later changes."""
+    return (
+        report.coverage not in ("entire_file", "entire_revision")
+        or report.modification_level in (None, "other")
+        or report.docmdp_ok is False
+    )
 
 
 def _adds_validation_data_only(reader: PdfFileReader, revision: int) -> bool:
@@ -875,7 +891,7 @@ def _is_document_timestamp(item: _Checked | None) -> bool:
 
 
 def _widget_is_invisible(field_dict: generic.DictionaryObject) -> bool:
-    rect = field_dict.get("/Rect")
+    rect = _get(field_dict, "/Rect")
     if rect is None:
         return True
     try:
@@ -949,7 +965,7 @@ class ArchiveMatch:
 
 def normalize_verification_code(code: str) -> str:
     """Upper-case a verification code and drop spaces and dashes."""
-    return re.sub(r"[\s\-‐-―]+", "", code or "").upper()
+    return re.sub(r"[\s\-\u2010-\u2015]+", "", code or "").upper()
 
 
 def find_recap_by_code(session: Session, code: str) -> Recap | None:

@@ -104,6 +104,20 @@ def acting_roles(
     return roles
 
 
+def acting_kind(session: Session, user: User, role: str) -> str:
+    """Return "Plt" or "Plh" for the user's current appointment to ``role``."""
+    today = dt.date.today()
+    kind = session.scalar(
+        select(ActingAppointment.kind).where(
+            ActingAppointment.user_id == user.id,
+            ActingAppointment.role == role,
+            ActingAppointment.starts_on <= today,
+            ActingAppointment.ends_on >= today,
+        )
+    )
+    return kind or "Plt"
+
+
 def revision_chain(session: Session, revision: Revision | None) -> list[Revision]:
     """Return the revisions from the draft up to ``revision``."""
     chain = []
@@ -308,9 +322,13 @@ def approve(
     verification_url = (
         f"{settings.base_url.rstrip('/')}/verifikasi/{recap.verification_code}"
     )
+    role_label = STAMP_ROLE_LABELS[role]
+    if actor.role != role:
+        # An acting official signs under their own name, marked Plt./Plh.
+        role_label = f"{acting_kind(session, actor, role)}. {role_label}"
     stamp = signing.StampInfo(
         name=actor.name,
-        role_label=STAMP_ROLE_LABELS[role],
+        role_label=role_label,
         title=actor.title,
         nip=actor.nip or "",
         signed_at=dt.datetime.now(WIB).replace(microsecond=0),

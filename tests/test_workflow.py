@@ -426,3 +426,27 @@ def test_step_durations_recorded(chain):
     assert entries[-1].standard == dt.timedelta(hours=3)
     assert entries[-1].duration >= dt.timedelta(0)
     assert not entries[-1].is_over_standard
+
+
+def test_acting_head_signs_with_own_key(app, chain, nss, tmp_path):
+    from sigrekap import accounts
+
+    deputy = accounts.create_user(
+        chain.session, chain.users["sysadmin"], username="sekdin", password="sandi-sekdin-1",
+        name="Hendra Gunawan, S.E.", role="kabid", nip="197805112003121002",
+        title="Kepala Bidang Aplikasi Informatika",
+    )
+    keys.create_key(chain.session, deputy, chain.settings.office_pki, demo.OFFICE_NAME,
+                    "frasa-sekdin-1", "frasa-sekdin-1")
+    accounts.create_appointment(
+        chain.session, chain.users["sysadmin"], user_id=deputy.id, role="kadis", kind="Plh",
+        starts_on=dt.date.today(), ends_on=dt.date.today(),
+    )
+    chain.submit()
+    chain.approve("kasi")
+    chain.approve("kabid")
+    workflow.approve(chain.session, chain.settings, deputy, chain.recap, chain.recap.version,
+                     "frasa-sekdin-1")
+    assert chain.recap.status == "signed"
+    blocks = _assert_genuine(app, nss, chain.current_pdf(), tmp_path, SIGNATURE_FIELDS["kadis"])
+    assert "Hendra Gunawan" in blocks[SIGNATURE_FIELDS["kadis"]]
