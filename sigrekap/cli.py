@@ -202,18 +202,16 @@ def verify_command(file: Path, as_json: bool) -> None:
     after the last one; 1: any of them is not; 2: the file is unreadable, not
     a PDF or has no signature.
     """
-    from .verify import verify_pdf
+    from .verify import EXIT_UNVERIFIABLE, verify_pdf
 
     try:
         data = file.read_bytes()
     except OSError as exc:
         click.echo(f"Cannot read {file}: {exc.strerror}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_UNVERIFIABLE)
     report = verify_pdf(data, keys.trust_roots(Path(current_app.config["CERTS_DIR"])))
     if as_json:
-        click.echo(
-            json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)
-        )
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(report.summary() if hasattr(report, "summary") else report.status)
+        click.echo(report.summary())
     sys.exit(report.exit_code)

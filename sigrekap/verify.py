@@ -478,7 +478,7 @@ def _signature_dictionary_problem(field_dict: generic.DictionaryObject) -> str |
     if byte_range is None or isinstance(byte_range, generic.NullObject):
         return (
             "Kamus tanda tangan rusak: rentang bita yang ditandatangani "
-            "(/ByteRange) tidak ada."
+            "(/ByteRange) tidak ada atau bernilai null."
         )
     if (
         not isinstance(byte_range, generic.ArrayObject)
@@ -931,14 +931,10 @@ def _invalid(
     revisions: int | None = None,
     is_recap: bool = False,
 ) -> VerificationReport:
-    first = problems[0] if problems else next(
-        (f"{r.role_label or r.field_name}: {r.problems[0]}" for r in reports if r.problems),
-        "",
-    )
     return VerificationReport(
         status="invalid",
         exit_code=EXIT_INVALID,
-        message=f"Dokumen tidak sah. {first}".strip(),
+        message=f"Dokumen tidak sah. {_headline(reports, problems)}".strip(),
         sha256=digest,
         size=size,
         signatures=reports,
@@ -946,6 +942,17 @@ def _invalid(
         revisions=revisions,
         is_recap=is_recap,
     )
+
+
+def _headline(reports: list[SignatureReport], problems: list[str]) -> str:
+    """Pick the problem that best explains an invalid verdict."""
+    broken = [r for r in reports if r.problems and not (r.intact and r.valid)]
+    candidates = [
+        *(f"{r.role_label or r.field_name}: {r.problems[0]}" for r in broken),
+        *problems,
+        *(f"{r.role_label or r.field_name}: {r.problems[0]}" for r in reports if r.problems),
+    ]
+    return candidates[0] if candidates else ""
 
 
 # Archive lookups

@@ -54,6 +54,8 @@ FIGURES_BOX = (56, 430, 540, 700)
 class GenuineRecap:
     """The signed revisions of one genuine recap and the office CA that issued its keys."""
 
+    draft: bytes
+    """The unsigned draft, before the office seal."""
     sealed: bytes
     kasi: bytes
     kabid: bytes
@@ -266,7 +268,10 @@ def annotation_then_paraf(genuine: GenuineRecap) -> bytes:
 
 def sneaky_signed_field(genuine: GenuineRecap) -> bytes:
     """Add and sign a new visible signature field whose stamp covers the figures."""
-    key = _same_ca_person(genuine)
+    return _sign_new_field(genuine, genuine.kasi)
+
+
+def _sign_new_field(genuine: GenuineRecap, pdf: bytes) -> bytes:
     name = "ParafTambahan"
     metadata = PdfSignatureMetadata(
         field_name=name,
@@ -278,13 +283,13 @@ def sneaky_signed_field(genuine: GenuineRecap) -> bytes:
     )
     pdf_signer = PdfSigner(
         metadata,
-        key.to_signer(),
+        _same_ca_person(genuine).to_signer(),
         timestamper=genuine.timestamper,
         stamp_style=style,
         new_field_spec=SigFieldSpec(name, on_page=0, box=FIGURES_BOX),
     )
     out = pdf_signer.sign_pdf(
-        IncrementalPdfFileWriter(BytesIO(genuine.kasi)), existing_fields_only=False
+        IncrementalPdfFileWriter(BytesIO(pdf)), existing_fields_only=False
     )
     return out.getvalue()
 
@@ -310,6 +315,40 @@ def sneaky_unsigned_field(genuine: GenuineRecap) -> bytes:
         writer.mark_update(field_ref)
 
     return _append_update(genuine.kasi, change)
+
+
+def sneaky_field_without_seal(genuine: GenuineRecap) -> bytes:
+    """Skip the seal: paraf the unsigned draft, then add and sign a new field.
+
+    Without a certification signature pyHanko accepts a new signature field
+    after an approval signature; only the recap's own field rules stop it.
+    """
+    key = _same_ca_person(genuine, name="Dimas Prasetyo")
+    with_paraf = signing.sign_field(
+        genuine.draft,
+        SIGNATURE_FIELDS["kasi"],
+        key.to_signer(),
+        genuine.timestamper,
+        stamp=_stamp("Dimas Prasetyo"),
+    )
+    return _sign_new_field(genuine, with_paraf)
+
+
+def paraf_out_of_order(genuine: GenuineRecap) -> bytes:
+    """Sign the Kabid field on the sealed draft, before the Kasi's paraf."""
+    return signing.sign_field(
+        genuine.sealed,
+        SIGNATURE_FIELDS["kabid"],
+        _same_ca_person(genuine).to_signer(),
+        genuine.timestamper,
+        stamp=_stamp("Budi Santoso"),
+    )
+
+
+def seal_certificate_on_paraf(genuine: GenuineRecap) -> bytes:
+    """Sign the Kabid field with a seal certificate instead of a personal one."""
+    seal = pki.issue_seal_certificate(genuine.ca, office=FORGER_OFFICE)
+    return _sign_kabid_field(genuine, seal)
 
 
 # Malformed signature dictionaries
@@ -529,6 +568,9 @@ FORGERIES: dict[str, Callable[[GenuineRecap], bytes]] = {
     "annotation_then_paraf": annotation_then_paraf,
     "sneaky_signed_field": sneaky_signed_field,
     "sneaky_unsigned_field": sneaky_unsigned_field,
+    "sneaky_field_without_seal": sneaky_field_without_seal,
+    "paraf_out_of_order": paraf_out_of_order,
+    "seal_certificate_on_paraf": seal_certificate_on_paraf,
     "junk_after_eof": junk_after_eof,
     "junk_with_fake_eof": junk_with_fake_eof,
     "unknown_ca_signature": unknown_ca_signature,
