@@ -1,10 +1,10 @@
 """Validation of every signature in a PDF against the office trust anchors.
 
-The verdict follows the ``flask verify`` exit codes: 0 ("Sah") when every
-signature is intact, valid and trusted and nothing but later signatures or
-validation data follows it, 1 ("Tidak sah") when any check fails, and 2
-("Tidak dapat diverifikasi") when the file is not a readable PDF or carries
-no signature.
+The verdict follows the ``flask verify`` exit codes. 0 ("Sah") means that
+every signature is intact, valid and trusted, and that only later signatures
+or validation data follow it. 1 ("Tidak sah") means that a check failed. 2
+("Tidak dapat diverifikasi") means that the file is not a readable PDF or
+carries no signature.
 
 pyHanko checks each signature and runs its change analysis between
 revisions. On top of that this module judges the document as a whole:
@@ -37,7 +37,11 @@ from cryptography import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import XRefSectionType
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
+from pyhanko.sign.diff_analysis import (
+    DEFAULT_DIFF_POLICY,
+    DiffResult,
+    ModificationLevel,
+)
 from pyhanko.sign.validation import (
     EmbeddedPdfSignature,
     KeyUsageConstraints,
@@ -59,9 +63,12 @@ from .pki import to_asn1_certificate
 
 logger = logging.getLogger(__name__)
 # pyHanko logs every failed change analysis and path validation with a stack
-# trace; the report below carries those outcomes, so the traces only add noise
+# trace. The report carries those outcomes, so the traces would only add noise
 # to the server log and to the output of `flask verify`.
-for _name in ("pyhanko.sign.diff_analysis.policies", "pyhanko.sign.validation.generic_cms"):
+for _name in (
+    "pyhanko.sign.diff_analysis.policies",
+    "pyhanko.sign.validation.generic_cms",
+):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 EXIT_VALID = 0
@@ -102,6 +109,15 @@ _TAIL_PATTERN = re.compile(
     rb"[ \t\r\n\f\0]*startxref[ \t\r\n\f\0]+(\d+)[ \t\r\n\f\0]+%%EOF[ \t\r\n\f\0]*"
 )
 
+_UNCHECKABLE_PDF = (
+    "Struktur PDF rusak atau tidak lazim, sehingga tanda tangannya tidak dapat "
+    "diperiksa sampai tuntas."
+)
+_BROKEN_FIELD_TREE = (
+    "Struktur kolom tanda tangan dalam PDF rusak, sehingga dokumen tidak dapat "
+    "dipercaya."
+)
+
 # Either bit is accepted: certificates from external CAs often carry only
 # digitalSignature, while the internal CA sets both.
 _KEY_USAGE = KeyUsageConstraints(
@@ -139,7 +155,7 @@ class SignatureReport:
     revocation: str = "unknown"
     """good, revoked or unknown (no CRL from the issuer was available)."""
     signing_time: dt.datetime | None = None
-    """Time claimed by the signer; only the timestamp time is attested."""
+    """Time claimed by the signer. Only the timestamp time is attested."""
     timestamp_time: dt.datetime | None = None
     timestamp_authority: str | None = None
     timestamp_trusted: bool | None = None
@@ -210,9 +226,7 @@ class VerificationReport:
             label = signature.role_label or "Tanda tangan lain"
             state = "sah" if signature.ok else "TIDAK SAH"
             signer = signature.signer_name or "penanda tangan tidak terbaca"
-            lines.append(
-                f"{index}. {label} [{signature.field_name}] {signer}: {state}"
-            )
+            lines.append(f"{index}. {label} [{signature.field_name}] {signer}: {state}")
             lines.extend(f"   - {problem}" for problem in signature.problems)
         if self.problems:
             lines.append("Masalah pada dokumen:")
@@ -263,36 +277,46 @@ def verify_pdf(
 
     ``crls`` are DER CRLs to consult. Nothing is fetched from the network, so
     revocation is checked only for certificates whose issuer published one
-    of ``crls``, and a missing CRL alone does not fail (soft-fail).
+    of ``crls``, and a missing CRL alone does not fail (soft-fail). A file
+    that makes the checks fail with an exception is reported as invalid.
     """
+    roots = [to_asn1_certificate(cert) for cert in trust_roots]
+    crl_list = [asn1_crl.CertificateList.load(item) for item in crls]
     digest = hashlib.sha256(data).hexdigest()
     opened = _open_pdf(data, digest)
     if isinstance(opened, VerificationReport):
         return opened
-    reader = opened
+    try:
+        return _verify_document(opened, data, digest, roots, crl_list)
+    except Exception:
+        # Fail closed, because a hostile file must not become a server error
+        # or a valid verdict. The trace is logged since the cause may be a bug
+        # here and not the file.
+        logger.exception("Verification of %s stopped with an error", digest)
+        return _invalid(digest, len(data), [], [_UNCHECKABLE_PDF])
 
+
+def _verify_document(
+    reader: PdfFileReader,
+    data: bytes,
+    digest: str,
+    roots: list[asn1_x509.Certificate],
+    crls: list[asn1_crl.CertificateList],
+) -> VerificationReport:
     try:
         fields = list(_signature_fields(reader))
     except Exception as exc:  # noqa: BLE001 - parsers raise many types on hostile input
         logger.info("Unreadable signature fields in %s: %r", digest, exc)
-        return _invalid(
-            digest,
-            len(data),
-            [],
-            ["Struktur kolom tanda tangan dalam PDF rusak; dokumen tidak dapat "
-             "dipercaya."],
-        )
+        return _invalid(digest, len(data), [], [_BROKEN_FIELD_TREE])
     filled = [item for item in fields if item.filled]
     if not filled:
         return _unverifiable(
             "Dokumen tidak memuat tanda tangan elektronik.", digest, len(data)
         )
 
-    roots = [to_asn1_certificate(cert) for cert in trust_roots]
-    crl_list = [asn1_crl.CertificateList.load(item) for item in crls]
     # One context for all signatures: certificates and CRLs are parsed once.
-    context = ValidationContext(trust_roots=roots, crls=crl_list, allow_fetching=False)
-    checked = [_check_signature(reader, item, context, crl_list) for item in filled]
+    context = ValidationContext(trust_roots=roots, crls=crls, allow_fetching=False)
+    checked = [_check_signature(reader, item, context, crls) for item in filled]
     checked.sort(key=lambda item: (item.revision is None, item.revision or 0))
 
     problems: list[str] = []
@@ -326,7 +350,9 @@ def verify_pdf(
 
 def _open_pdf(data: bytes, digest: str) -> PdfFileReader | VerificationReport:
     if not data:
-        return _unverifiable("Berkas kosong; tidak ada yang dapat diperiksa.", digest, 0)
+        return _unverifiable(
+            "Berkas kosong; tidak ada yang dapat diperiksa.", digest, 0
+        )
     if b"%PDF-" not in data[:1024]:
         return _unverifiable(
             "Berkas bukan dokumen PDF (tanda %PDF- tidak ditemukan di awal berkas).",
@@ -350,15 +376,15 @@ def _open_pdf(data: bytes, digest: str) -> PdfFileReader | VerificationReport:
 
 
 def _signature_fields(reader: PdfFileReader) -> Iterator[_Field]:
-    """Yield the signature fields; a field counts as filled when it has any /V."""
+    """Yield the signature fields, counting a field as filled when it has any /V."""
     try:
         top_level = reader.root["/AcroForm"]["/Fields"]
     except KeyError:
         return
     for name, field_ref, field_dict in _walk_fields(top_level):
         if _inherited(field_dict, "/FT") == "/Sig":
-            # pyHanko's own enumeration treats an empty or null /V as unsigned;
-            # any /V entry at all is counted here, so a broken one is reported.
+            # pyHanko's own enumeration treats an empty or null /V as unsigned.
+            # Any /V entry at all is counted here, so a broken one is reported.
             yield _Field(name=name, ref=field_ref, filled="/V" in field_dict)
 
 
@@ -368,13 +394,17 @@ def _walk_fields(
     """Yield (qualified name, reference, dictionary) of each terminal form field."""
     if depth > 32:
         raise ValueError("Form field tree is nested too deeply.")
+    if not isinstance(field_list, generic.ArrayObject):
+        raise TypeError("A form field list is not an array.")
     for field_ref in field_list:
         field_dict = field_ref.get_object()
         if not isinstance(field_dict, generic.DictionaryObject):
             continue
         own_name = str(_get(field_dict, "/T") or "")
-        name = f"{parent_name}.{own_name}" if parent_name and own_name else (
-            own_name or parent_name
+        name = (
+            f"{parent_name}.{own_name}"
+            if parent_name and own_name
+            else (own_name or parent_name)
         )
         kids = _get(field_dict, "/Kids")
         if kids is not None and any("/T" in kid.get_object() for kid in kids):
@@ -411,20 +441,24 @@ def _check_signature(
     context: ValidationContext,
     crls: list[asn1_crl.CertificateList],
 ) -> _Checked:
-    """Validate one filled signature field; never raises."""
+    """Validate one filled signature field and report every failure as a problem."""
     report = SignatureReport(
         field_name=sig_field.name, role=_ROLE_BY_FIELD.get(sig_field.name)
     )
     checked = _Checked(report=report)
-    field_dict = sig_field.ref.get_object()
-    checked.revision = _revision_of_value(reader, field_dict)
+    try:
+        field_dict = sig_field.ref.get_object()
+        checked.revision = _revision_of_value(reader, field_dict)
+        structure_problem = _signature_dictionary_problem(field_dict)
+    except Exception as exc:  # noqa: BLE001 - hostile input must not crash
+        logger.info("Unreadable signature field %s: %r", sig_field.name, exc)
+        structure_problem = "Kamus tanda tangan rusak dan tidak dapat dibaca."
     if checked.revision is not None:
         report.revision = checked.revision + 1
-
-    structure_problem = _signature_dictionary_problem(field_dict)
     if structure_problem is not None:
         report.problems.append(structure_problem)
         return checked
+
     try:
         embedded = EmbeddedPdfSignature(reader, field_dict, sig_field.name)
     except Exception as exc:  # noqa: BLE001 - hostile input must not crash
@@ -499,8 +533,8 @@ def _validate(
     context: ValidationContext,
     crls: list[asn1_crl.CertificateList],
 ) -> None:
-    # The change analysis always runs (skip_diff=False): it is what detects
-    # content added after a signature.
+    # The change analysis always runs (skip_diff=False), because it is what
+    # detects content added after a signature.
     if embedded.sig_object_type == "/DocTimeStamp":
         report.kind = "document_timestamp"
         ts_status = validate_pdf_timestamp(
@@ -626,7 +660,10 @@ def _trust_problem(status: PdfSignatureStatus | DocumentTimestampStatus) -> str:
         return "Sertifikat penanda tangan belum berlaku."
     if indication in ("REVOKED", "REVOKED_NO_POE", "REVOKED_CA_NO_POE"):
         return "Sertifikat penanda tangan telah dicabut."
-    if indication in ("NO_CERTIFICATE_CHAIN_FOUND", "CERTIFICATE_CHAIN_GENERAL_FAILURE"):
+    if indication in (
+        "NO_CERTIFICATE_CHAIN_FOUND",
+        "CERTIFICATE_CHAIN_GENERAL_FAILURE",
+    ):
         return (
             "Sertifikat penanda tangan tidak tepercaya: tidak diterbitkan oleh "
             "otoritas sertifikat (CA) yang dipercaya kantor."
@@ -745,7 +782,7 @@ def _check_file_tail(
     """Reject bytes after the last revision's %%EOF that form no revision.
 
     pyHanko reads the file from its last startxref and ignores anything else
-    at the end, so such bytes pass its checks; they are detected here.
+    at the end, so such bytes pass its checks. This check detects them.
     """
     if _tail_is_clean(reader, data):
         return
@@ -805,7 +842,7 @@ def _check_recap_rules(
     """Apply the rules that every recap signed through SigRekap satisfies."""
     by_field = {item.report.field_name: item for item in checked}
     seal = by_field.get(SEAL_FIELD)
-    names = [item.name for item in fields]
+    names = [sig_field.name for sig_field in fields]
 
     for name in RECAP_FIELD_ORDER:
         if names.count(name) > 1:
@@ -813,18 +850,18 @@ def _check_recap_rules(
         if name not in names:
             problems.append(f"Kolom tanda tangan {name} milik rekapitulasi tidak ada.")
     extra = [
-        item
-        for item in fields
-        if item.name not in RECAP_FIELD_ORDER
-        and not _is_document_timestamp(by_field.get(item.name))
+        sig_field.name
+        for sig_field in fields
+        if sig_field.name not in RECAP_FIELD_ORDER
+        and not _is_document_timestamp(by_field.get(sig_field.name))
     ]
-    for item in extra:
+    for name in extra:
         problems.append(
-            f"Dokumen memuat kolom tanda tangan {item.name!r} yang tidak dibuat "
+            f"Dokumen memuat kolom tanda tangan {name!r} yang tidak dibuat "
             "oleh aplikasi."
         )
-        if item.name in by_field:
-            by_field[item.name].report.problems.append(
+        if name in by_field:
+            by_field[name].report.problems.append(
                 "Kolom ini bukan kolom tanda tangan rekapitulasi."
             )
     if extra and seal is not None:
@@ -950,7 +987,11 @@ def _headline(reports: list[SignatureReport], problems: list[str]) -> str:
     candidates = [
         *(f"{r.role_label or r.field_name}: {r.problems[0]}" for r in broken),
         *problems,
-        *(f"{r.role_label or r.field_name}: {r.problems[0]}" for r in reports if r.problems),
+        *(
+            f"{r.role_label or r.field_name}: {r.problems[0]}"
+            for r in reports
+            if r.problems
+        ),
     ]
     return candidates[0] if candidates else ""
 

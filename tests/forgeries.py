@@ -1,12 +1,12 @@
 """Forged and tampered variants of a genuine signed recap, for verifier tests.
 
 Every generator takes a :class:`GenuineRecap` and returns the bytes of one
-forged file. The files are built here with pyHanko's incremental writer and
-generic objects, or by editing bytes; each one models an attack on signed
-PDFs (byte edits, incremental updates that change content, shadow content,
-sneaky signature fields, forged byte ranges, untrusted or expired
-certificates). Signatures that a forger can make are real: they use keys
-issued in the test, never a mocked crypto step.
+forged file. The files are built with pyHanko's incremental writer and
+generic objects, or by editing bytes. Each one models an attack on signed
+PDFs: byte edits, incremental updates that change content, shadow content,
+sneaky signature fields, forged byte ranges, and untrusted or expired
+certificates. Signatures that a forger can make are real, made with keys
+issued in the test and no mocked crypto step.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ class GenuineRecap:
 # Helpers
 
 
-def _append_update(pdf: bytes, change: Callable[[IncrementalPdfFileWriter], None]) -> bytes:
+def _append_update(
+    pdf: bytes, change: Callable[[IncrementalPdfFileWriter], None]
+) -> bytes:
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
     change(writer)
     out = BytesIO()
@@ -101,7 +103,9 @@ def _white_box_with_zero(width: float, height: float) -> bytes:
     ).encode()
 
 
-def _same_ca_person(genuine: GenuineRecap, name: str = "Budi Santoso") -> pki.CertifiedKey:
+def _same_ca_person(
+    genuine: GenuineRecap, name: str = "Budi Santoso"
+) -> pki.CertifiedKey:
     """Issue a personal certificate from the office CA, as a colleague would hold."""
     return pki.issue_signing_certificate(
         genuine.ca,
@@ -321,7 +325,7 @@ def sneaky_field_without_seal(genuine: GenuineRecap) -> bytes:
     """Skip the seal: paraf the unsigned draft, then add and sign a new field.
 
     Without a certification signature pyHanko accepts a new signature field
-    after an approval signature; only the recap's own field rules stop it.
+    after an approval signature, so only the recap's own field rules stop it.
     """
     key = _same_ca_person(genuine, name="Dimas Prasetyo")
     with_paraf = signing.sign_field(
@@ -354,7 +358,9 @@ def seal_certificate_on_paraf(genuine: GenuineRecap) -> bytes:
 # Malformed signature dictionaries
 
 
-def _fill_kabid_field(genuine: GenuineRecap, entries: dict[str, generic.PdfObject]) -> bytes:
+def _fill_kabid_field(
+    genuine: GenuineRecap, entries: dict[str, generic.PdfObject]
+) -> bytes:
     def change(writer: IncrementalPdfFileWriter) -> None:
         _, _, field_ref = next(
             enumerate_sig_fields(writer, with_name=SIGNATURE_FIELDS["kabid"])
@@ -398,6 +404,17 @@ def signature_null_byterange(genuine: GenuineRecap) -> bytes:
     )
 
 
+def broken_field_tree(genuine: GenuineRecap) -> bytes:
+    """Replace the AcroForm's field list with a number after the Kasi's paraf."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        form = writer.root["/AcroForm"]
+        form["/Fields"] = generic.NumberObject(7)
+        writer.update_container(form)
+
+    return _append_update(genuine.kasi, change)
+
+
 # Forged byte ranges, signed for real
 
 
@@ -420,7 +437,10 @@ def _sign_with_byte_range(
         genuine,
         {
             "/ByteRange": generic.ArrayObject(
-                [generic.NumberObject(n) for n in (0, 1111111111, 2222222222, 3333333333)]
+                [
+                    generic.NumberObject(n)
+                    for n in (0, 1111111111, 2222222222, 3333333333)
+                ]
             ),
             "/Contents": generic.ByteStringObject(b"\0" * _CONTENTS_BYTES),
             "/M": generic.pdf_date(dt.datetime.now(dt.UTC)),
@@ -439,7 +459,8 @@ def _sign_with_byte_range(
 
     offset1, length1, offset2, length2 = byte_range
     digest = hashlib.sha256(
-        bytes(data[offset1 : offset1 + length1]) + bytes(data[offset2 : offset2 + length2])
+        bytes(data[offset1 : offset1 + length1])
+        + bytes(data[offset2 : offset2 + length2])
     ).digest()
     cms = asyncio.run(
         key.to_signer().async_sign(digest, "sha256", use_pades=True)
@@ -458,6 +479,7 @@ def byterange_gap_too_large(genuine: GenuineRecap) -> bytes:
 
 def byterange_tail_uncovered(genuine: GenuineRecap) -> bytes:
     """Sign a byte range that stops before the xref table and trailer."""
+
     def choose(start: int, end: int, size: int) -> tuple[int, int, int, int]:
         return (0, start, end, size - end - 300)
 
@@ -497,7 +519,9 @@ def _expired_person(ca: pki.CertifiedKey) -> pki.CertifiedKey:
             x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
         ]
     )
-    ca_ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    ca_ski = ca.certificate.extensions.get_extension_for_class(
+        x509.SubjectKeyIdentifier
+    )
     certificate = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -522,7 +546,9 @@ def _expired_person(ca: pki.CertifiedKey) -> pki.CertifiedKey:
             critical=True,
         )
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski.value),
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                ca_ski.value
+            ),
             critical=False,
         )
         .sign(ca.private_key, hashes.SHA256())
@@ -560,6 +586,7 @@ FORGERIES: dict[str, Callable[[GenuineRecap], bytes]] = {
     "signature_without_contents": signature_without_contents,
     "signature_without_byterange": signature_without_byterange,
     "signature_null_byterange": signature_null_byterange,
+    "broken_field_tree": broken_field_tree,
     "byterange_gap_too_large": byterange_gap_too_large,
     "byterange_tail_uncovered": byterange_tail_uncovered,
     "swapped_content_reference": swapped_content_reference,

@@ -20,7 +20,9 @@
       if (dialog && typeof dialog.showModal === "function") {
         event.preventDefault();
         dialog.showModal();
-        var first = dialog.querySelector("input, textarea, select, button");
+        var first = dialog.querySelector(
+          "[autofocus], input:not([type=hidden]), textarea, select, button"
+        );
         if (first) { first.focus(); }
       }
       return;
@@ -61,6 +63,17 @@
     }
     var status = form.querySelector("[data-busy-status]");
     if (status) { status.hidden = true; }
+    var bar = form.querySelector("progress");
+    if (bar) { bar.hidden = true; bar.value = 0; }
+  });
+
+  // htmx puts error messages into #messages at the top of the page. They are
+  // scrolled into view because the form that failed may be far below.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var messages = document.getElementById("messages");
+    if (event.detail.target === messages && messages.children.length) {
+      messages.scrollIntoView({ block: "nearest" });
+    }
   });
 
   // Upload progress for htmx forms with a <progress> element inside.
@@ -70,5 +83,52 @@
       bar.hidden = false;
       bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
     }
+  });
+
+  // A table or chart wider than the screen scrolls inside its wrapper.
+  // Keyboard users can scroll it only if the wrapper takes focus, so while it
+  // overflows it becomes a focusable region named after its figure caption or
+  // section heading.
+  var SCROLL_WRAPPERS = ".table-wrap, .chart-wrap";
+
+  function scrollRegionName(wrap) {
+    var figure = wrap.closest("figure");
+    var section = wrap.closest("section");
+    var title = (figure && figure.querySelector("figcaption")) ||
+      (section && section.querySelector("h1, h2, h3"));
+    return title ? title.textContent.trim() : "Tabel";
+  }
+
+  function updateScrollRegion(wrap) {
+    var overflows = wrap.scrollWidth > wrap.clientWidth + 1;
+    if (overflows && !wrap.hasAttribute("tabindex")) {
+      wrap.setAttribute("tabindex", "0");
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", scrollRegionName(wrap));
+      wrap.dataset.scrollRegion = "1";
+    } else if (!overflows && wrap.dataset.scrollRegion === "1") {
+      wrap.removeAttribute("tabindex");
+      wrap.removeAttribute("role");
+      wrap.removeAttribute("aria-label");
+      delete wrap.dataset.scrollRegion;
+    }
+  }
+
+  var resizeObserver = typeof ResizeObserver === "function"
+    ? new ResizeObserver(function (entries) {
+      entries.forEach(function (entry) { updateScrollRegion(entry.target); });
+    })
+    : null;
+
+  function watchScrollRegions(root) {
+    root.querySelectorAll(SCROLL_WRAPPERS).forEach(function (wrap) {
+      updateScrollRegion(wrap);
+      if (resizeObserver) { resizeObserver.observe(wrap); }
+    });
+  }
+
+  watchScrollRegions(document);
+  document.addEventListener("htmx:load", function (event) {
+    watchScrollRegions(event.detail.elt.parentElement || document);
   });
 })();

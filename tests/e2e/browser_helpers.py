@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from playwright.sync_api import APIResponse, Browser, Page, expect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +20,8 @@ DOC_SCREENSHOTS = ROOT / "docs" / "screenshots"
 FIXTURES = Path(
     os.environ.get("SIGREKAP_FIXTURES", ROOT.parent / "shared" / "fixtures")
 )
-# Impacts that fail a test; "moderate" and "minor" findings are printed only.
+# axe-core impacts that fail a test. Findings rated moderate or minor are only
+# printed.
 BLOCKING_IMPACTS = ("serious", "critical")
 
 
@@ -52,35 +55,24 @@ class StepShots:
 
 
 @dataclass
-class AxeAudit:
-    """axe-core findings collected over the pages a test visits."""
+class PageAudit:
+    """axe-core and layout findings collected over the pages a test visits."""
 
     findings: list[str] = field(default_factory=list)
     minor: list[str] = field(default_factory=list)
     pages: list[str] = field(default_factory=list)
 
-    def check(self, page: Page, label: str) -> None:
-        """Run axe-core on the page as it is now and keep its violations."""
-        # The app serves axe from static/vendor, so the CSP (script-src 'self')
-        # allows it and the test needs no CSP bypass.
-        if not page.evaluate("typeof window.axe !== 'undefined'"):
-            page.add_script_tag(url="/static/vendor/axe.min.js")
-        violations = page.evaluate(
-            """async () => {
-                const result = await axe.run(document, {resultTypes: ["violations"]});
-                return result.violations.map(v => ({
-                    id: v.id, impact: v.impact, help: v.help,
-                    nodes: v.nodes.map(n => ({
-                        target: n.target.join(" "),
-                        summary: n.failureSummary,
-                    })),
-                }));
-            }"""
-        )
+    def check(self, page: Page, label: str, *, layout: bool = True) -> None:
+        """Check the page as it is now with axe-core and the layout checks."""
         self.pages.append(label)
-        for violation in violations:
-            lines = [f"[{label}] {violation['impact']}: {violation['id']} - "
-                     f"{violation['help']}"]
+        if layout:
+            self.findings.extend(f"[{label}] {p}" for p in layout_problems(page))
+        for violation in axe_violations(page):
+            heading = (
+                f"[{label}] {violation['impact']}: {violation['id']} - "
+                f"{violation['help']}"
+            )
+            lines = [heading]
             for node in violation["nodes"][:5]:
                 summary = " ".join((node["summary"] or "").split())
                 lines.append(f"    at {node['target']}: {summary[:300]}")
@@ -94,106 +86,35 @@ class AxeAudit:
         if self.minor:
             print("axe-core findings below 'serious':\n" + "\n".join(self.minor))
         assert not self.findings, (
-            f"axe-core found serious or critical violations on "
-            f"{len(self.pages)} checked pages:\n" + "\n".join(self.findings)
+            f"{len(self.findings)} problems on {len(self.pages)} checked pages "
+            "(axe-core violations rated serious or critical, page overflow, "
+            "clipped text, overlapping controls):\n" + "\n".join(self.findings)
         )
 
 
-# Layout checks run in the page. Each returns a list of readable problems.
-#
-# Clipped text: for every visible text node, each line box (Range client rect)
-# must lie inside the padding box of every ancestor that clips its overflow
-# (overflow hidden or clip), and inside the viewport horizontally. Text inside
-# a scroll container (overflow auto or scroll, such as .table-wrap) counts as
-# reachable, so the walk stops there. Measuring the text itself instead of
-# comparing scrollWidth with clientWidth also catches text cut by a fixed
-# height, and ignores containers whose overflow is only padding or a
-# descendant's box shadow.
-LAYOUT_SCRIPT = r"""
-() => {
-  const problems = [];
-  const width = window.innerWidth;
-  const ignored = ".visually-hidden, .skip-link, script, style, svg, template, option";
-  const describe = (el) => {
-    let text = el.tagName.toLowerCase();
-    if (el.id) text += "#" + el.id;
-    if (typeof el.className === "string" && el.className.trim()) {
-      text += "." + el.className.trim().split(/\s+/).join(".");
-    }
-    const parent = el.parentElement;
-    return parent && parent !== document.body ? describe(parent) + " > " + text : text;
-  };
-  const visible = (el) => el.checkVisibility({checkOpacity: true, visibilityProperty: true});
-  const overflowOf = (el) => {
-    const style = getComputedStyle(el);
-    return style.overflowX + " " + style.overflowY;
-  };
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Run axe-core on the page and return its violations."""
+    # The app serves axe from static/vendor, so the CSP (script-src 'self')
+    # allows it and the test needs no CSP bypass.
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(url="/static/vendor/axe.min.js")
+    return page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => ({
+                    target: n.target.join(" "),
+                    summary: n.failureSummary,
+                })),
+            }));
+        }"""
+    )
 
-  const pageWidth = document.documentElement.scrollWidth;
-  if (pageWidth > width + 1) {
-    const wide = [...document.body.querySelectorAll("*")]
-      .filter((el) => visible(el) && el.getBoundingClientRect().right > width + 1)
-      .filter((el) => !el.closest(ignored))
-      .slice(-3).map(describe);
-    problems.push(`page overflow: ${pageWidth}px wide in a ${width}px viewport; widest: ${wide.join(" | ")}`);
-  }
 
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  const reported = new Set();
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const text = node.textContent.trim();
-    const parent = node.parentElement;
-    if (!text || !parent || parent.closest(ignored) || !visible(parent)) continue;
-    const range = document.createRange();
-    range.selectNodeContents(node);
-    for (const rect of range.getClientRects()) {
-      if (rect.width < 1 || rect.height < 1) continue;
-      let scrollable = false;
-      for (let el = parent; el && el !== document.documentElement; el = el.parentElement) {
-        const overflow = overflowOf(el);
-        if (/auto|scroll/.test(overflow)) { scrollable = true; break; }
-        if (!/hidden|clip/.test(overflow)) continue;
-        const box = el.getBoundingClientRect();
-        const left = box.left + el.clientLeft, top = box.top + el.clientTop;
-        const right = left + el.clientWidth, bottom = top + el.clientHeight;
-        if (rect.left < left - 1 || rect.right > right + 1 ||
-            rect.top < top - 1 || rect.bottom > bottom + 1) {
-          const key = describe(parent) + text;
-          if (!reported.has(key)) {
-            reported.add(key);
-            problems.push(`clipped text "${text.slice(0, 40)}" in ${describe(parent)}, cut by ${describe(el)}`);
-          }
-        }
-      }
-      if (!scrollable && (rect.left < -1 || rect.right > width + 1)) {
-        const key = "viewport" + describe(parent) + text;
-        if (!reported.has(key)) {
-          reported.add(key);
-          problems.push(`text "${text.slice(0, 40)}" in ${describe(parent)} runs past the viewport (${Math.round(rect.left)}..${Math.round(rect.right)}px of ${width}px)`);
-        }
-      }
-    }
-  }
-
-  // Overlapping controls: compare the line boxes of every visible link,
-  // button and form field; a control nested in another is not an overlap.
-  const controls = [...document.querySelectorAll(
-    "a[href], button, .button, input:not([type=hidden]), select, textarea, summary"
-  )].filter((el) => visible(el) && !el.closest(".skip-link"));
-  const boxes = controls.map((el) => [...el.getClientRects()].filter((r) => r.width >= 1 && r.height >= 1));
-  for (let i = 0; i < controls.length; i++) {
-    for (let j = i + 1; j < controls.length; j++) {
-      const a = controls[i], b = controls[j];
-      if (a.contains(b) || b.contains(a)) continue;
-      const hit = boxes[i].some((r) => boxes[j].some((s) =>
-        Math.min(r.right, s.right) - Math.max(r.left, s.left) > 1 &&
-        Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top) > 1));
-      if (hit) problems.push(`overlap: ${describe(a)} "${a.textContent.trim().slice(0, 30)}" and ${describe(b)} "${b.textContent.trim().slice(0, 30)}"`);
-    }
-  }
-  return problems;
-}
-"""
+# Page overflow, clipped text and overlapping controls, measured in the page.
+# layout_checks.js explains each check.
+LAYOUT_SCRIPT = (Path(__file__).parent / "layout_checks.js").read_text()
 
 
 def layout_problems(page: Page) -> list[str]:
@@ -208,12 +129,10 @@ def update_doc_screenshots() -> bool:
 
 def save_doc_screenshot(page: Page, name: str) -> Path:
     """Save a viewport screenshot for the README as a small palette PNG."""
-    from PIL import Image
-
     png = page.screenshot(full_page=False)
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    # A 64-colour palette keeps flat UI colours exact and shrinks files about
-    # fivefold; anti-aliased text edges lose little at this size.
+    # A 64-colour palette keeps the flat UI colours and makes the PNG files
+    # about three times smaller than full colour (measured on the 1280 px shots).
     palette = image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=0)
     DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = DOC_SCREENSHOTS / f"{name}.png"
@@ -229,29 +148,60 @@ VERSION_FIELD = re.compile(r'name="version" value="(\d+)"')
 RECAP_URL = re.compile(r"/rekap/(\d+)$")
 CODE_TEXT = re.compile(r"Kode verifikasi <code>([A-Z0-9]+)</code>")
 CURRENT_PDF = re.compile(
-    r'<tr class="current">.*?href="(/rekap/\d+/revisi/\d+\.pdf)"', re.S
+    r'<tr class="current">.*?href="(/rekap/\d+/revisi/\d+\.pdf)"', re.DOTALL
 )
 
-CATEGORIES = ("Infrastruktur", "Kesehatan", "Pendidikan", "Perhubungan", "Sosial")
-CHANNELS = ("Website", "SMS 1708", "Aplikasi Mobile", "Kanal Terintegrasi")
-UNITS = ("Dinas Pendidikan", "Dinas Kesehatan", "Dinas Perhubungan", "Kecamatan Kebomas")
-STATUSES = ("Selesai", "Selesai", "Proses", "Belum Ditindaklanjuti")
+CATEGORIES = {
+    "Infrastruktur": 6,
+    "Perhubungan": 5,
+    "Kesehatan": 4,
+    "Administrasi Kependudukan": 4,
+    "Pendidikan": 3,
+    "Lingkungan Hidup dan Kebersihan": 3,
+    "Sosial": 2,
+}
+CHANNELS = {"Aplikasi Mobile": 5, "Website": 4, "SMS 1708": 3, "Kanal Terintegrasi": 2}
+UNITS = {
+    "Dinas Pekerjaan Umum dan Penataan Ruang": 5,
+    "Dinas Perhubungan": 4,
+    "Dinas Kesehatan": 3,
+    "Dinas Kependudukan dan Pencatatan Sipil": 3,
+    "Kecamatan Kebomas": 2,
+}
+STATUSES = {"Selesai": 6, "Proses": 2, "Belum Ditindaklanjuti": 1, "Ditunda": 1}
+TOPICS = (
+    "Lampu jalan padam",
+    "Jalan berlubang",
+    "Antrean panjang di puskesmas",
+    "Sampah menumpuk",
+    "Angkutan tidak sesuai jadwal",
+)
 
 
 def lapor_csv(period: str, rows: int) -> bytes:
-    """Build a small LAPOR! CSV export whose complaints all fall in the period."""
+    """Build a LAPOR! CSV export whose complaints all fall in the period.
+
+    The rows come from a generator seeded with the period, so every run gets
+    the same file but the charts show uneven, realistic-looking counts.
+    """
     year, month = (int(part) for part in period.split("-"))
-    start = dt.datetime(year, month, 1, 7, 30)
-    lines = [
+    rng = random.Random(f"lapor-{period}")
+    start = dt.datetime(year, month, 1, 7, 0)
+
+    def pick(weights: dict[str, int]) -> str:
+        return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+    header = (
         "No,ID Tracking,Tanggal Laporan,Judul Laporan,Isi Laporan,Klasifikasi,"
         "Kategori,Sumber,Instansi Tujuan,Status,Tanggal Selesai,Nama Pelapor,"
         "Anonim,Rahasia"
-    ]
+    )
+    lines = [header]
     for index in range(rows):
-        received = start + dt.timedelta(hours=13 * index)
-        status = STATUSES[index % len(STATUSES)]
-        finished = received + dt.timedelta(days=2 + index % 9)
-        title = f"Lampu jalan padam di RT {index + 1:02d}"
+        received = start + dt.timedelta(minutes=rng.randrange(27 * 24 * 60))
+        status = pick(STATUSES)
+        finished = received + dt.timedelta(hours=rng.randrange(6, 20 * 24))
+        title = f"{rng.choice(TOPICS)} di RT {rng.randrange(1, 20):02d}"
         lines.append(
             ",".join(
                 [
@@ -261,15 +211,15 @@ def lapor_csv(period: str, rows: int) -> bytes:
                     title,
                     f"{title}. Mohon ditindaklanjuti.",
                     "Pengaduan",
-                    CATEGORIES[index % len(CATEGORIES)],
-                    CHANNELS[index % len(CHANNELS)],
-                    UNITS[index % len(UNITS)],
+                    pick(CATEGORIES),
+                    pick(CHANNELS),
+                    pick(UNITS),
                     status,
                     finished.strftime("%Y-%m-%d %H:%M:%S")
                     if status == "Selesai"
                     else "",
                     "",
-                    "Ya" if index % 5 == 0 else "Tidak",
+                    "Ya" if rng.random() < 0.2 else "Tidak",
                     "Tidak",
                 ]
             )
@@ -373,10 +323,13 @@ def seed_recap(
     period: str,
     *,
     until: str,
-    rows: int = 36,
+    rows: int = 80,
     reject_reason: str | None = None,
 ) -> SeededRecap:
-    """Create a recap with generated data and take it to ``until`` (at_kasi or archived)."""
+    """Create a recap from generated data and take it to ``until``.
+
+    ``until`` is "at_kasi" (submitted only) or "archived".
+    """
     admin = WebActor(browser, server, "admin")
     approvers: dict[str, WebActor] = {}
     try:

@@ -162,9 +162,11 @@ def page(context: BrowserContext) -> Iterator[Page]:
     tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
     tab.on(
         "console",
-        lambda message: problems.append(f"console: {message.text}")
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            problems.append(f"console: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
     )
     yield tab
     assert not problems, "The browser reported problems:\n" + "\n".join(problems)
