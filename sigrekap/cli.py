@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import accounts, db, demo, importing, keys, recaps, workflow
+from . import accounts, archive_cli, db, demo, importing, keys, recaps, workflow
 from .errors import UserError
 from .models import User
 from .storage import FileStore
@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
         demo_accounts_command,
         demo_chain_command,
         verify_command,
+        *archive_cli.COMMANDS,
     ):
         app.cli.add_command(command)
 

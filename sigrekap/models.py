@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -240,3 +241,71 @@ class ActingAppointment(Base):
     created_dt: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class ArchiveDocument(Base):
+    """A recap's row in the archive catalog, rebuilt by ``archive.index_recap``.
+
+    It copies what the archive filters and sorts by into one narrow table, so
+    that searches over many years of recaps stay fast.
+    """
+
+    __tablename__ = "archive_documents"
+    __table_args__ = (
+        Index("ix_archive_documents_status_period", "status", "period"),
+        Index("ix_archive_documents_year_sequence", "year", "sequence"),
+    )
+
+    recap_id: Mapped[int] = mapped_column(ForeignKey("recaps.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer, index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(120))
+    #: The number in lower case, for the prefix filter.
+    number_key: Mapped[str] = mapped_column(String(120), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    updated_dt: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    #: ``Recap.version`` when the row was built, so a stale one can be spotted.
+    recap_version: Mapped[int] = mapped_column(Integer)
+    indexed_dt: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ArchiveText(Base):
+    """The words of a recap that full-text search matches.
+
+    SQLite indexes them in the FTS5 table ``archive_texts_fts`` (external
+    content, rowid = recap id); PostgreSQL in a generated ``body_tsv`` column
+    with a GIN index. Both exist only in the migration.
+    """
+
+    __tablename__ = "archive_texts"
+
+    recap_id: Mapped[int] = mapped_column(ForeignKey("recaps.id"), primary_key=True)
+    #: Lower-case words without punctuation, each once.
+    body: Mapped[str] = mapped_column(Text)
+
+
+class ArchiveSigner(Base):
+    """A user who marked a revision of a recap, for the archive's signer filter."""
+
+    __tablename__ = "archive_signers"
+
+    recap_id: Mapped[int] = mapped_column(ForeignKey("recaps.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id"), primary_key=True, index=True
+    )
+    #: The name when the recap was indexed; a later rename does not change it.
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class ArchiveFile(Base):
+    """A stored file of a recap (revision PDF or workbook), found by its SHA-256."""
+
+    __tablename__ = "archive_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    recap_id: Mapped[int] = mapped_column(ForeignKey("recaps.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # "pdf" or "workbook"

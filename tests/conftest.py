@@ -91,6 +91,7 @@ def app(request, tmp_path):
     with application.app_context():
         demo.ensure_demo_office(db.session(), instance)
     yield application
+    application.extensions["sigrekap.session"].remove()
     application.extensions["sigrekap.engine"].dispose()
 
 

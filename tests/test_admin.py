@@ -180,8 +180,9 @@ def test_sysadmin_appoints_acting_official(app, client, auth):
     assert response.status_code == 302
     page = client.get("/admin/penunjukan").get_data(as_text=True)
     assert "Sri Wahyuni" in page
+    kabid_id = _user_id(app, "kabid")
     with app.app_context():
-        kabid = db.session().get(User, _user_id(app, "kabid"))
+        kabid = db.session().get(User, kabid_id)
         assert workflow.acting_roles(db.session(), kabid) == {"kabid", "kadis"}
 
 
@@ -225,6 +226,7 @@ def test_ending_appointment_removes_acting_role(app, client, auth):
         f"/admin/penunjukan/{appointment_id}/akhiri",
         data={"csrf_token": auth.csrf_token("/admin/penunjukan")},
     )
+    kasi_id = _user_id(app, "kasi")
     with app.app_context():
-        kasi = db.session().get(User, _user_id(app, "kasi"))
+        kasi = db.session().get(User, kasi_id)
         assert workflow.acting_roles(db.session(), kasi) == {"kasi"}

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from browser_helpers import SeededRecap, seed_recap
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from .browser_helpers import SeededRecap, seed_recap
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import PageAudit, StepShots, login, logout
 from playwright.sync_api import Page, expect
+
+from .browser_helpers import PageAudit, StepShots, login, logout
 
 pytestmark = pytest.mark.e2e
 
@@ -68,6 +69,8 @@ def test_other_pages_accessible(
     check("office settings")
     page.goto("/admin/penunjukan")
     check("acting officials")
+    page.goto("/arsip/pemeriksaan")
+    check("archive integrity check")
     logout(page)
 
     # The Section Head's key page and an unknown recap.
@@ -81,11 +84,12 @@ def test_other_pages_accessible(
 
     # The admin's archive pages.
     login(page, live_server, "admin")
-    if page.request.get("/arsip").status != 404:  # TEMPORARY
-        page.goto("/arsip")
-        check("archive list")
-        page.get_by_role("link", name=archived_recap.number).first.click()
-        check("archive entry")
+    page.goto("/arsip?q=tidak-ada-yang-cocok")
+    expect(page.locator("#archive-results")).to_contain_text("Tidak ada")
+    check("archive search without results")
+    page.goto(f"/arsip/{archived_recap.recap_id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Arsip rekapitulasi")
+    check("archive entry")
     logout(page)
 
     audit.assert_clean()

@@ -9,7 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from browser_helpers import (
+from playwright.sync_api import Locator, Page, expect
+
+from .browser_helpers import (
     FIXTURES,
     PageAudit,
     StepShots,
@@ -17,7 +19,6 @@ from browser_helpers import (
     login,
     logout,
 )
-from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.e2e
 
@@ -68,13 +69,18 @@ def download(page: Page, link: Locator, target: Path) -> bytes:
     return target.read_bytes()
 
 
-def decode_qr_url(pdf: Path, workdir: Path) -> str:
-    """Render the PDF's last page and decode the QR code printed on it."""
-    pages = subprocess.run(
+def page_count(pdf: Path) -> int:
+    info = subprocess.run(
         ["pdfinfo", str(pdf)], check=True, capture_output=True, text=True
     ).stdout
-    last = re.search(r"^Pages:\s+(\d+)", pages, re.MULTILINE)
-    assert last, f"pdfinfo printed no page count for {pdf}"
+    pages = re.search(r"^Pages:\s+(\d+)", info, re.MULTILINE)
+    assert pages, f"pdfinfo printed no page count for {pdf}"
+    return int(pages.group(1))
+
+
+def decode_qr_url(pdf: Path, workdir: Path) -> str:
+    """Render the PDF's last page and decode the QR code printed on it."""
+    last = str(page_count(pdf))
     prefix = workdir / "last-page"
     subprocess.run(
         [
@@ -83,9 +89,9 @@ def decode_qr_url(pdf: Path, workdir: Path) -> str:
             "200",
             "-png",
             "-f",
-            last.group(1),
+            last,
             "-l",
-            last.group(1),
+            last,
             "-singlefile",
             str(pdf),
             str(prefix),
@@ -292,25 +298,6 @@ def test_monthly_procedure(page, live_server, artifacts, tmp_path):
         page, page.locator("tr.current").get_by_role("link", name="PDF"), signed_pdf
     )
     assert data.startswith(b"%PDF-")
-
-    # The archive finds the recap, and its printable copy is a PDF.
-    if page.request.get("/arsip").status == 404:  # TEMPORARY
-        audit.assert_clean()
-        pytest.xfail("archive pages not there yet")
-    page.goto("/arsip")
-    audit.check(page, "archive list")
-    search = page.get_by_role("searchbox").or_(page.get_by_label(re.compile("Cari")))
-    search.first.fill(number)
-    search.first.press("Enter")
-    result = page.get_by_role("link", name=number)
-    expect(result.first).to_be_visible()
-    shots.take(page, "archive-search")
-    result.first.click()
-    audit.check(page, "archive entry")
-    shots.take(page, "archive-entry")
-    printable = page.locator("a[href$='/cetak.pdf']").first
-    copy = download(page, printable, tmp_path / "cetak.pdf")
-    assert copy.startswith(b"%PDF-")
     logout(page)
 
     # Public verification: by upload, then by the QR code on the last page.
@@ -327,8 +314,47 @@ def test_monthly_procedure(page, live_server, artifacts, tmp_path):
     assert url.startswith(live_server.base_url + "/verifikasi/"), url
     page.goto(url)
     expect(page.locator(".verdict-label").first).to_have_text("Sah")
+    expect(page.get_by_role("main")).to_contain_text(number)
     shots.take(page, "verify-qr-result")
     audit.check(page, "verification result from the QR link")
+
+    # The archive finds the recap, and its printable copy is a PDF.
+    login(page, live_server, "admin")
+    page.get_by_role("navigation", name="Menu utama").get_by_role(
+        "link", name="Arsip"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Arsip rekapitulasi")
+    audit.check(page, "archive list")
+    # htmx replaces only the results; a marker on window shows no page load.
+    page.evaluate("window.__noReload = true")
+    page.get_by_label(re.compile("Nomor dokumen")).fill(number)
+    page.get_by_label(re.compile("Nomor dokumen")).press("Enter")
+    results = page.locator("#archive-results")
+    expect(results.get_by_role("heading")).to_contain_text("1 rekapitulasi ditemukan")
+    assert page.evaluate("window.__noReload === true"), "the search reloaded the page"
+    row = results.locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(number)
+    expect(row).to_contain_text("Diarsipkan")
+    shots.take(page, "archive-search")
+    audit.check(page, "archive search result")
+    row.get_by_role("link", name="November 2026").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Arsip rekapitulasi November 2026"
+    )
+    shots.take(page, "archive-entry")
+    audit.check(page, "archive entry")
+    # The copy opens inline for printing, so the test fetches the link's target
+    # with the page's cookies instead of waiting for a download.
+    printable = page.get_by_role("link", name=re.compile("Salinan cetak"))
+    response = page.request.get(printable.get_attribute("href"))
+    assert response.ok, f"printable copy failed with HTTP {response.status}"
+    assert response.headers["content-type"] == "application/pdf"
+    copy = tmp_path / "cetak.pdf"
+    copy.write_bytes(response.body())
+    assert copy.read_bytes().startswith(b"%PDF-")
+    assert page_count(copy) > page_count(signed_pdf), "no verification sheet added"
+    logout(page)
 
     audit.assert_clean()
 

@@ -1,0 +1,1 @@
+"""Browser tests that drive the app in Chromium through Playwright."""
