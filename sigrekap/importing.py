@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import accounts
+from . import accounts, archive
 from .errors import NotFoundError, PermissionDeniedError, UserError
 from .lapor import LaporImportError, ParseResult, parse_export
 from .models import Complaint, ImportBatch, Recap, User, utcnow
@@ -208,6 +208,7 @@ def confirm_import(
         session.rollback()
         raise
     discard_preview(upload_dir, token)
+    archive.on_recap_changed(session, recap)
     logger.info(
         "Import %s confirmed for recap %s by user %s: %s new, %s updated, sha256 %s",
         batch.id,

@@ -74,6 +74,10 @@ def create_recap(session: Session, actor: User, period_text: str) -> Recap:
             f"Rekapitulasi periode {period.label()} baru saja dibuat oleh pengguna "
             "lain. Muat ulang daftar."
         ) from exc
+    # Imported here because the archive module builds on this one.
+    from .archive import on_recap_changed
+
+    on_recap_changed(session, recap)
     logger.info("Recap %s for %s created by user %s", recap.id, period, actor.id)
     return recap
 

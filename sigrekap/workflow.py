@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import keys, recaps, signing
+from .archive import on_recap_changed
 from .audit import append_event
 from .domain import SIGNATURE_FIELDS
 from .errors import ConflictError, PermissionDeniedError, UserError
@@ -190,6 +191,7 @@ def _commit_transition(
     except StaleDataError:
         session.rollback()
         raise _conflict() from None
+    on_recap_changed(session, recap)
     logger.info(
         "Recap %s: %s by user %s (%s), %s -> %s",
         recap.id,

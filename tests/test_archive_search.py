@@ -619,10 +619,10 @@ def test_sorting_orders_results(generated):
         assert seen == expected[:40], (sort, order)
     # Without filters too, over all recaps.
     everything = list(generated.recaps.values())
-    for sort in SORT_KEYS:
+    for sort, key in SORT_KEYS.items():
         query = archive.SearchFilters(sort=sort, order="desc")
         page = [e.recap_id for e in archive.search(session, query, 2, 20).entries]
-        ordered = sorted(everything, key=SORT_KEYS[sort], reverse=True)
+        ordered = sorted(everything, key=key, reverse=True)
         assert page == [r.id for r in ordered[20:40]], sort
     # The default is the newest period first.
     default = archive.search(session, chosen, 1, 20).entries

@@ -80,7 +80,7 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
     raise RuntimeError(f"The test server did not answer {url} in time; see {log}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Start SigRekap on a free loopback port with a fresh demo instance."""
     if not CHROMIUM.exists():
@@ -92,7 +92,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     # Settings exported for other runs (a database URL, a storage folder) must
-    # not reach this server, so every SIGREKAP_ variable is set here.
+    # not reach this server, so inherited SIGREKAP_ variables are dropped.
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SIGREKAP_")},
         "SIGREKAP_INSTANCE": str(instance),
@@ -129,9 +129,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                 process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(live_server: LiveServer) -> Iterator[Browser]:
-    """Launch one headless Chromium for the whole session."""
+    """Launch one headless Chromium for the browser tests.
+
+    The fixture is package-scoped on purpose: while Playwright's sync API is
+    active, its event loop counts as running in this thread, so asyncio.run()
+    in later tests (pyHanko signing) would fail.
+    """
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
@@ -187,7 +192,7 @@ def artifacts(request: pytest.FixtureRequest) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def archived_recap(browser: Browser, live_server: LiveServer) -> SeededRecap:
     """Seed an archived recap for 2026-09 whose history includes a rejection."""
     return seed_recap(
@@ -199,7 +204,7 @@ def archived_recap(browser: Browser, live_server: LiveServer) -> SeededRecap:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def waiting_recap(browser: Browser, live_server: LiveServer) -> SeededRecap:
     """Seed a 2026-08 recap that waits for the Section Head's paraf."""
     return seed_recap(browser, live_server, "2026-08", until="at_kasi", rows=24)
