@@ -3,6 +3,14 @@
 (function () {
   "use strict";
 
+  // Print buttons: the page's print stylesheet decides what goes on paper.
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-print]")) {
+      event.preventDefault();
+      window.print();
+    }
+  });
+
   // Ask before a destructive or final action.
   document.addEventListener("click", function (event) {
     var target = event.target.closest("[data-confirm]");
