@@ -267,3 +267,55 @@ def test_inbox_page_counts_per_state(desk):
     page = desk.client.get("/").get_data(as_text=True)
     assert "Konsep: <strong>1</strong>" in page
     assert "Diarsipkan: <strong>0</strong>" in page
+
+
+def test_external_pkcs12_imported_and_used_for_paraf(app, desk):
+    from pathlib import Path
+
+    from sigrekap import keys, pki
+    from sigrekap.storage import FileStore
+    from sigrekap.verify import verify_pdf
+
+    external_ca = pki.create_ca("Balai Sertifikasi Elektronik Uji")
+    issued = pki.issue_signing_certificate(
+        external_ca, name="Dimas Prasetyo, S.Kom.",
+        title="Kepala Seksi Layanan Informasi dan Statistik",
+        nip="198507222010011003", office="Dinas Komunikasi dan Informatika Kabupaten Gresik",
+    )
+    p12 = pki.export_pkcs12(issued, external_ca.certificate, "frasa-dari-bsre-1")
+
+    desk.as_user("sysadmin")
+    with app.app_context():
+        kasi_id = db.session().query(User).filter_by(username="kasi").one().id
+    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
+    desk.client.post(f"/admin/pengguna/{kasi_id}/kunci/cabut", data={"csrf_token": csrf_token_from(page)})
+    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
+    response = desk.client.post(
+        f"/admin/pengguna/{kasi_id}/kunci/impor",
+        data={"csrf_token": csrf_token_from(page), "passphrase": "frasa-salah-sekali",
+              "pkcs12": (io.BytesIO(p12), "kasi.p12")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    response = desk.client.post(
+        f"/admin/pengguna/{kasi_id}/kunci/impor",
+        data={"csrf_token": csrf_token_from(page), "passphrase": "frasa-dari-bsre-1",
+              "pkcs12": (io.BytesIO(p12), "kasi.p12")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    certs = Path(app.config["CERTS_DIR"])
+    assert any(p.name.startswith("external-") for p in certs.glob("*.pem"))
+
+    desk.prepare_draft()
+    desk.post("ajukan")
+    desk.as_user("kasi")
+    response = desk.post("setujui", passphrase="frasa-dari-bsre-1")
+    assert response.status_code == 302
+    assert desk.status(app) == "at_kabid"
+    with app.app_context():
+        recap = db.session().get(Recap, desk.recap_id)
+        store = FileStore(Path(app.config["STORAGE_DIR"]))
+        data = store.get(recap.current_revision.sha256)
+    report = verify_pdf(data, keys.trust_roots(certs))
+    assert report.exit_code == 0, report.to_dict()
