@@ -115,6 +115,16 @@ def decode_qr_url(pdf: Path, workdir: Path) -> str:
     not (shutil.which("pdftoppm") and shutil.which("zbarimg")),
     reason="pdftoppm and zbarimg are needed to read the QR code",
 )
+def reject_with_reason(page: Page, reason: str) -> None:
+    """Send the open recap back one level through the rejection dialog."""
+    page.get_by_role("button", name="Tolak…").click()
+    dialog = page.locator("dialog#reject-dialog")
+    expect(dialog).to_have_attribute("open", "")
+    dialog.get_by_label(re.compile("Alasan penolakan")).fill(reason)
+    dialog.get_by_role("button", name="Tolak", exact=True).click()
+    expect(page.locator("#messages")).to_contain_text("dikembalikan")
+
+
 def test_monthly_procedure(page, live_server, artifacts, tmp_path):
     expected = json.loads(EXPECTED.read_text())
     shots = StepShots(artifacts)
@@ -191,6 +201,23 @@ def test_monthly_procedure(page, live_server, artifacts, tmp_path):
     audit.check(page, "recap page, at Kasi, as admin")
     logout(page)
 
+    # The Section Head first sends the draft back to the admin, who submits
+    # it again.
+    login(page, live_server, "kasi")
+    open_recap_from_inbox(page, "2026-11")
+    reject_with_reason(page, "Mohon cek ulang data kanal SMS.")
+    expect(status_badge(page)).to_have_text("Konsep")
+    shots.take(page, "kasi-rejected")
+    logout(page)
+    login(page, live_server, "admin")
+    page.goto(recap_url)
+    expect(page.locator(".timeline li.event-reject blockquote")).to_have_text(
+        "Alasan: Mohon cek ulang data kanal SMS."
+    )
+    page.get_by_role("button", name="Ajukan kepada Kepala Seksi").click()
+    expect(status_badge(page)).to_have_text("Menunggu paraf Kepala Seksi")
+    logout(page)
+
     # Step 2: the Section Head adds a paraf, all by keyboard.
     login(page, live_server, "kasi")
     audit.check(page, "inbox as kasi")
@@ -240,7 +267,7 @@ def test_monthly_procedure(page, live_server, artifacts, tmp_path):
     login(page, live_server, "kasi")
     open_recap_from_inbox(page, "2026-11")
     expect(status_badge(page)).to_have_text("Menunggu paraf Kepala Seksi")
-    rejection = page.locator(".timeline li.event-reject")
+    rejection = page.locator(".timeline li.event-reject").last
     expect(rejection).to_contain_text("Menolak")
     expect(rejection.locator("blockquote")).to_have_text(f"Alasan: {REJECT_REASON}")
     expect(page.locator("tr.current")).to_contain_text("Konsep bersegel kantor")
@@ -257,6 +284,27 @@ def test_monthly_procedure(page, live_server, artifacts, tmp_path):
     # Step 3 again: the Division Head adds a paraf.
     login(page, live_server, "kabid")
     open_recap_from_inbox(page, "2026-11")
+    page.get_by_role("button", name="Beri paraf…").click()
+    page.get_by_label("Frasa sandi penandatanganan").fill(
+        live_server.passphrase("kabid")
+    )
+    page.get_by_role("button", name="Ya, beri paraf").click()
+    expect(status_badge(page)).to_have_text("Menunggu tanda tangan Kepala Dinas")
+    logout(page)
+
+    # The Head of Office sends it back to the Division Head, whose paraf is
+    # stripped, and the Division Head adds it again.
+    login(page, live_server, "kadis")
+    open_recap_from_inbox(page, "2026-11")
+    reject_with_reason(page, "Lengkapi tabel instansi tujuan.")
+    expect(status_badge(page)).to_have_text("Menunggu paraf Kepala Bidang")
+    shots.take(page, "kadis-rejected")
+    logout(page)
+    login(page, live_server, "kabid")
+    open_recap_from_inbox(page, "2026-11")
+    expect(page.locator(".timeline li.event-reject").last).to_contain_text(
+        "Lengkapi tabel instansi tujuan."
+    )
     page.get_by_role("button", name="Beri paraf…").click()
     page.get_by_label("Frasa sandi penandatanganan").fill(
         live_server.passphrase("kabid")
