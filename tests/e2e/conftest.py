@@ -84,7 +84,8 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Start SigRekap on a free loopback port with a fresh demo instance."""
     if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}; set SIGREKAP_CHROMIUM")
+        # `make setup` installs Chromium, so its absence is a failure.
+        pytest.fail(f"Chromium not found at {CHROMIUM}; run `make setup` or set SIGREKAP_CHROMIUM")
     root = tmp_path_factory.mktemp("live")
     instance = root / "instance"
     certs = root / "certs"
