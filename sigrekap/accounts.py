@@ -31,6 +31,14 @@ def hash_password(password: str) -> str:
     return password_hasher.hash(password)
 
 
+def is_current_password(user: User, candidate: str) -> bool:
+    """Tell whether ``candidate`` is the user's login password."""
+    try:
+        return password_hasher.verify(user.password_hash, candidate)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def check_password_policy(password: str) -> None:
     """Raise UserError when the password is too weak."""
     if len(password) < MIN_PASSWORD_LENGTH:

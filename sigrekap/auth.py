@@ -126,7 +126,12 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.route("/keluar", methods=["POST"])
 def logout():  # type: ignore[no-untyped-def]
-    """Log the user out."""
+    """Log the user out and invalidate every copy of their session cookie."""
+    if current_user.is_authenticated:
+        # Sessions live in signed cookies; bumping the version makes a copied
+        # cookie useless, on every device of this user.
+        current_user.session_version += 1
+        db.session().commit()
     logout_user()
     session.clear()
     flash("Anda telah keluar.", "info")

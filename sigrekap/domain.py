@@ -36,6 +36,11 @@ class Period:
         match = re.fullmatch(r"\s*(\d{4})-(\d{1,2})\s*", text or "")
         if not match or not 1 <= int(match.group(2)) <= 12:
             raise ValueError(f"Periode {text!r} tidak valid; gunakan format TTTT-BB.")
+        # The same year range as the import accepts for complaint dates.
+        if not 2000 <= int(match.group(1)) <= 2099:
+            raise ValueError(
+                f"Periode {text!r} tidak valid: tahun harus antara 2000 dan 2099."
+            )
         return cls(int(match.group(1)), int(match.group(2)))
 
     @property

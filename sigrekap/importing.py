@@ -172,6 +172,41 @@ def confirm_import(
     if not result.records:
         raise UserError("Berkas tidak memuat baris pengaduan yang dapat diimpor.")
 
+    # Claim the preview with an atomic rename, so that two parallel confirms
+    # of the same upload save it once.
+    _, meta_path = _upload_paths(upload_dir, token)
+    claimed_path = meta_path.with_suffix(".claimed")
+    try:
+        meta_path.rename(claimed_path)
+    except FileNotFoundError:
+        raise NotFoundError(
+            "Pratinjau impor ini sudah dikonfirmasi atau dibatalkan. Muat ulang halaman."
+        ) from None
+    try:
+        batch = _save_records(session, actor, recap, preview)
+    except BaseException:
+        claimed_path.rename(meta_path)
+        raise
+    discard_preview(upload_dir, token)
+    claimed_path.unlink(missing_ok=True)
+    archive.on_recap_changed(session, recap)
+    logger.info(
+        "Import %s confirmed for recap %s by user %s: %s new, %s updated, sha256 %s",
+        batch.id,
+        recap.id,
+        actor.id,
+        batch.created_count,
+        batch.updated_count,
+        batch.sha256,
+    )
+    return batch
+
+
+def _save_records(
+    session: Session, actor: User, recap: Recap, preview: ImportPreview
+) -> ImportBatch:
+    """Upsert the previewed records and their import batch in one transaction."""
+    result = preview.result
     keep_identity = accounts.get_office(session).is_reporter_identity_stored
     batch = ImportBatch(
         recap_id=recap.id,
@@ -207,17 +242,6 @@ def confirm_import(
     except Exception:
         session.rollback()
         raise
-    discard_preview(upload_dir, token)
-    archive.on_recap_changed(session, recap)
-    logger.info(
-        "Import %s confirmed for recap %s by user %s: %s new, %s updated, sha256 %s",
-        batch.id,
-        recap.id,
-        actor.id,
-        batch.created_count,
-        batch.updated_count,
-        batch.sha256,
-    )
     return batch
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.signers import SimpleSigner
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import pki
+from . import accounts, pki
 from .errors import ConflictError, PermissionDeniedError, UserError
 from .models import SigningKey, User, utcnow
 
@@ -143,6 +143,11 @@ def create_key(
         pki.check_passphrase_strength(passphrase)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
+    if accounts.is_current_password(user, passphrase):
+        raise UserError(
+            "Frasa sandi penandatanganan harus berbeda dari kata sandi masuk, "
+            "agar sesi yang terbuka tidak cukup untuk menandatangani."
+        )
     if not user.nip:
         raise UserError(
             "NIP Anda belum diisi. Minta administrator sistem melengkapinya."
@@ -190,31 +195,38 @@ def unlock_signer(
             "Kunci tanda tangan Anda dikunci sementara karena frasa sandi salah "
             f"{MAX_FAILED_ATTEMPTS} kali. Coba lagi dalam {minutes} menit."
         )
+
+    # Each try takes an attempt before the passphrase is checked, with one
+    # atomic UPDATE, so parallel requests cannot test more passphrases than
+    # the limit allows.
+    attempt = session.execute(
+        update(SigningKey)
+        .where(SigningKey.id == key.id)
+        .values(failed_attempts=SigningKey.failed_attempts + 1)
+        .returning(SigningKey.failed_attempts)
+    ).scalar_one()
+    session.commit()
+    if attempt > MAX_FAILED_ATTEMPTS:
+        _lock_key(session, key, user, now)
+        raise UserError(
+            "Kunci tanda tangan Anda dikunci sementara karena terlalu banyak "
+            "percobaan frasa sandi. Coba lagi dalam 15 menit."
+        )
+
     try:
         blob = pki.decrypt_at_rest(key.pkcs12, office_pki.secret)
         signer = pki.load_signer_from_pkcs12(blob, passphrase)
     except pki.WrongPassphraseError:
-        key.failed_attempts += 1
-        remaining = MAX_FAILED_ATTEMPTS - key.failed_attempts
-        if remaining <= 0:
-            key.locked_until_dt = now + LOCKOUT
-            key.failed_attempts = 0
-            session.commit()
-            logger.warning(
-                "Signing key %s of user %s locked after %s wrong passphrases",
-                key.id,
-                user.id,
-                MAX_FAILED_ATTEMPTS,
-            )
+        if attempt >= MAX_FAILED_ATTEMPTS:
+            _lock_key(session, key, user, now)
             raise UserError(
                 "Frasa sandi salah. Kunci tanda tangan Anda dikunci selama 15 menit "
                 "karena lima kali salah berturut-turut."
             ) from None
-        session.commit()
         logger.info("Wrong signing passphrase for key %s of user %s", key.id, user.id)
         raise UserError(
-            f"Frasa sandi salah. Tersisa {remaining} percobaan sebelum kunci "
-            "dikunci sementara. Dokumen tidak berubah."
+            f"Frasa sandi salah. Tersisa {MAX_FAILED_ATTEMPTS - attempt} percobaan "
+            "sebelum kunci tanda tangan Anda diblokir sementara. Dokumen tidak berubah."
         ) from None
     except pki.KeyMaterialError as exc:
         logger.error("Signing key %s of user %s is unreadable", key.id, user.id)
@@ -222,10 +234,26 @@ def unlock_signer(
             "Berkas kunci tanda tangan Anda rusak. Minta administrator sistem "
             "mencabut kunci ini lalu buat kunci baru."
         ) from exc
-    if key.failed_attempts:
-        key.failed_attempts = 0
-        session.commit()
+    session.execute(
+        update(SigningKey).where(SigningKey.id == key.id).values(failed_attempts=0)
+    )
+    session.commit()
     return signer
+
+
+def _lock_key(session: Session, key: SigningKey, user: User, now: dt.datetime) -> None:
+    session.execute(
+        update(SigningKey)
+        .where(SigningKey.id == key.id)
+        .values(locked_until_dt=now + LOCKOUT, failed_attempts=0)
+    )
+    session.commit()
+    logger.warning(
+        "Signing key %s of user %s locked after %s wrong passphrases",
+        key.id,
+        user.id,
+        MAX_FAILED_ATTEMPTS,
+    )
 
 
 def revoke_key(session: Session, actor: User, user_id: int) -> SigningKey:

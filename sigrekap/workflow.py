@@ -140,8 +140,8 @@ def check_can_approve(session: Session, actor: User, recap: Recap) -> str:
         )
     if role not in acting_roles(session, actor):
         raise PermissionDeniedError(
-            f"Langkah ini menunggu {recaps.STATUS_LABELS[recap.status].lower()}; "
-            "peran Anda tidak berwenang."
+            f"Langkah ini {recaps.STATUS_LABELS[recap.status].lower()}, "
+            "dan peran Anda tidak berwenang."
         )
     if actor.id == recap.created_by_id:
         raise PermissionDeniedError(

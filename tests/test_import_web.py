@@ -239,3 +239,13 @@ def test_upload_over_size_limit_rejected(app, client, auth):
     assert response.status_code == 413
     assert "terlalu besar" in response.get_data(as_text=True)
     assert _complaint_count(app) == 0
+
+
+@pytest.mark.parametrize("period", ["0000-01", "9999-12", "1999-12"])
+def test_period_outside_supported_years_rejected(app, client, auth, period):
+    auth.login("admin")
+    response = client.post("/rekap", data={"csrf_token": auth.csrf_token(), "period": period})
+    assert response.status_code == 400
+    assert "2000 dan 2099" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session().query(Recap).count() == 0

@@ -319,3 +319,55 @@ def test_external_pkcs12_imported_and_used_for_paraf(app, desk):
         data = store.get(recap.current_revision.sha256)
     report = verify_pdf(data, keys.trust_roots(certs))
     assert report.exit_code == 0, report.to_dict()
+
+
+def test_signing_passphrase_must_differ_from_password(app, desk):
+    desk.as_user("sysadmin")
+    with app.app_context():
+        kasi_id = db.session().query(User).filter_by(username="kasi").one().id
+    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
+    desk.client.post(f"/admin/pengguna/{kasi_id}/kunci/cabut", data={"csrf_token": csrf_token_from(page)})
+    desk.as_user("kasi")
+    password = desk.credentials["kasi"]["password"]
+    page = desk.client.get("/kunci").get_data(as_text=True)
+    response = desk.client.post(
+        "/kunci",
+        data={"csrf_token": csrf_token_from(page), "passphrase": password, "confirmation": password},
+    )
+    assert response.status_code == 422
+    assert "berbeda dari kata sandi masuk" in response.get_data(as_text=True)
+
+
+def test_logout_invalidates_copied_cookie(desk):
+    desk.as_user("kasi")
+    cookie = desk.client.get_cookie("session").value
+    desk.client.post("/keluar", data={"csrf_token": desk._token("/")})
+    desk.client.set_cookie("session", cookie)
+    assert desk.client.get("/").status_code == 302
+
+
+def test_huge_id_is_not_found(desk):
+    desk.as_user("admin")
+    assert desk.client.get("/rekap/999999999999999999999").status_code == 404
+
+
+def test_confirming_preview_twice_saves_once(app, desk):
+    desk.as_user("admin")
+    response = desk.client.post("/rekap", data={"csrf_token": desk._token("/"), "period": "2026-11"})
+    desk.recap_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    upload = desk.client.post(
+        f"/rekap/{desk.recap_id}/impor",
+        data={"csrf_token": csrf_token_from(desk.page()),
+              "file": (io.BytesIO((FIXTURES / "lapor-2026-11.csv").read_bytes()), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    preview = upload.headers["Location"]
+    token = desk._token(preview)
+    first = desk.client.post(f"{preview}/konfirmasi", data={"csrf_token": token})
+    second = desk.client.post(f"{preview}/konfirmasi", data={"csrf_token": token})
+    assert first.status_code == 302
+    assert second.status_code == 404
+    from sigrekap.models import ImportBatch
+
+    with app.app_context():
+        assert db.session().query(ImportBatch).count() == 1
