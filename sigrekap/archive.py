@@ -235,7 +235,11 @@ def build_documents(
             recap.number,
             recap.verification_code,
             *signers.values(),
-            *_complaint_words(complaints[period]),
+            *_complaint_words(
+                recaps.restore_complaints(recap.complaint_snapshot)
+                if recap.complaint_snapshot is not None
+                else complaints[period]
+            ),
         ]
         words = dict.fromkeys(w for part in parts for w in normalize_words(part))
         documents.append(

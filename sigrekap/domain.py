@@ -36,10 +36,11 @@ class Period:
         match = re.fullmatch(r"\s*(\d{4})-(\d{1,2})\s*", text or "")
         if not match or not 1 <= int(match.group(2)) <= 12:
             raise ValueError(f"Periode {text!r} tidak valid; gunakan format TTTT-BB.")
-        # The same year range as the import accepts for complaint dates.
-        if not 2000 <= int(match.group(1)) <= 2099:
+        # Period.end of December 9999 would need year 10000, which datetime
+        # cannot represent.
+        if not 1000 <= int(match.group(1)) <= 9998:
             raise ValueError(
-                f"Periode {text!r} tidak valid: tahun harus antara 2000 dan 2099."
+                f"Periode {text!r} tidak valid: tahun harus antara 1000 dan 9998."
             )
         return cls(int(match.group(1)), int(match.group(2)))
 

@@ -147,6 +147,10 @@ class Recap(Base):
     current_revision_id: Mapped[int | None] = mapped_column(
         ForeignKey("revisions.id", use_alter=True)
     )
+    #: The complaints as they were when the draft was submitted; the figures of
+    #: a submitted, signed or archived recap come from here, so later imports
+    #: cannot change them. None while the recap is a draft.
+    complaint_snapshot: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     #: Hash of the newest audit event, so that deleting the last event shows.
     audit_head: Mapped[str | None] = mapped_column(String(64))
     step_started_dt: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

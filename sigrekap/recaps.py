@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import accounts
-from .domain import Approver, HistoryEntry, Period, RecapDocumentInfo
+from .domain import Approver, ComplaintRecord, HistoryEntry, Period, RecapDocumentInfo
 from .errors import ConflictError, NotFoundError, PermissionDeniedError, UserError
 from .models import AuditEvent, Complaint, Recap, User
 from .stats import RecapStatistics, compute_statistics
@@ -43,6 +44,11 @@ def create_recap(session: Session, actor: User, period_text: str) -> Recap:
         period = Period.parse(period_text)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
+    # The same year range as the import accepts for complaint dates.
+    if not 2000 <= period.year <= 2099:
+        raise UserError(
+            f"Periode {period_text!r} tidak valid: tahun harus antara 2000 dan 2099."
+        )
     if session.scalar(select(Recap).where(Recap.period == str(period))):
         raise ConflictError(
             f"Rekapitulasi periode {period.label()} sudah ada. Buka rekapitulasi "
@@ -129,12 +135,60 @@ def complaints_for_period(session: Session, period: Period) -> list[Complaint]:
     return list(session.scalars(query))
 
 
+SNAPSHOT_FIELDS = (
+    "tracking_id",
+    "received_at",
+    "title",
+    "content",
+    "classification",
+    "category",
+    "channel",
+    "unit",
+    "status",
+    "finished_at",
+    "is_anonymous",
+    "is_confidential",
+    "extra",
+)
+SNAPSHOT_TIMES = ("received_at", "finished_at")
+
+
+def snapshot_complaints(complaints: list[Any]) -> list[dict[str, Any]]:
+    """Copy the complaints a recap shows into JSON-ready dicts (no reporter identity)."""
+    snapshot = []
+    for complaint in complaints:
+        row = {name: getattr(complaint, name) for name in SNAPSHOT_FIELDS}
+        for name in SNAPSHOT_TIMES:
+            row[name] = row[name].isoformat() if row[name] else None
+        snapshot.append(row)
+    return snapshot
+
+
+def restore_complaints(snapshot: list[dict[str, Any]]) -> list[ComplaintRecord]:
+    """Rebuild complaint records from a snapshot made by snapshot_complaints."""
+    records = []
+    for row in snapshot:
+        values = dict(row)
+        for name in SNAPSHOT_TIMES:
+            if values[name]:
+                values[name] = dt.datetime.fromisoformat(values[name])
+        records.append(ComplaintRecord(**values))
+    return records
+
+
+def recap_complaints(session: Session, recap: Recap) -> list[Any]:
+    """Return the complaints of a recap: its snapshot once submitted, else live data."""
+    if recap.complaint_snapshot is not None:
+        return restore_complaints(recap.complaint_snapshot)
+    return complaints_for_period(session, period_of(recap))
+
+
 def recap_statistics(session: Session, recap: Recap) -> RecapStatistics:
-    """Compute the statistics of a recap from the stored complaints."""
+    """Compute the statistics of a recap from its complaints."""
     office = accounts.get_office(session)
     period = period_of(recap)
     return compute_statistics(
-        complaints_for_period(session, period),
+        recap_complaints(session, recap),
         period,
         open_threshold_days=office.open_threshold_days,
     )

@@ -256,6 +256,11 @@ def submit(
     if recap.status != "draft":
         raise _conflict()
 
+    # Freeze the data: the submitted figures must not move when a later
+    # import updates complaints of this period.
+    recap.complaint_snapshot = recaps.snapshot_complaints(
+        recaps.complaints_for_period(session, recaps.period_of(recap))
+    )
     pdf, workbook = recaps.render_documents(session, recap, settings.base_url)
     try:
         sealed = signing.certify_draft(
@@ -404,6 +409,7 @@ def reject(
         # and seals a new draft in a new round.
         target = None
         recap.round += 1
+        recap.complaint_snapshot = None
     else:
         # The current revision carries the previous level's mark: step back to
         # the stored revision before it. Nothing is deleted.

@@ -246,6 +246,6 @@ def test_period_outside_supported_years_rejected(app, client, auth, period):
     auth.login("admin")
     response = client.post("/rekap", data={"csrf_token": auth.csrf_token(), "period": period})
     assert response.status_code == 400
-    assert "2000 dan 2099" in response.get_data(as_text=True)
+    assert "tidak valid: tahun harus antara" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session().query(Recap).count() == 0

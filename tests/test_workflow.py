@@ -450,3 +450,39 @@ def test_acting_head_signs_with_own_key(app, chain, nss, tmp_path):
     assert chain.recap.status == "signed"
     blocks = _assert_genuine(app, nss, chain.current_pdf(), tmp_path, SIGNATURE_FIELDS["kadis"])
     assert "Hendra Gunawan" in blocks[SIGNATURE_FIELDS["kadis"]]
+
+
+def test_submitted_figures_survive_later_import(app, chain):
+    chain.submit()
+    before = recaps.recap_statistics(chain.session, chain.recap).to_dict()
+
+    # A later export closes every complaint of the period and adds a new one.
+    admin = chain.users["admin"]
+    later = recaps.create_recap(chain.session, admin, "2026-12")
+    rows = ["ID Tracking,Tanggal Laporan,Judul Laporan,Status,Tanggal Selesai,Kategori,Sumber,Instansi Tujuan"]
+    for complaint in recaps.complaints_for_period(chain.session, recaps.period_of(chain.recap)):
+        rows.append(
+            f"{complaint.tracking_id},{complaint.received_at:%Y-%m-%d %H:%M},Judul,Selesai,"
+            "2026-12-02 10:00,Lainnya,Website,Dinas Uji"
+        )
+    rows.append("99999999,2026-11-15 09:00,Baru,Proses,,Lainnya,Website,Dinas Uji")
+    upload_dir = Path(app.instance_path) / "uploads"
+    preview = importing.preview_import(
+        chain.session, admin, later, "later.csv", "\n".join(rows).encode(), upload_dir,
+        max_bytes=10**7,
+    )
+    importing.confirm_import(
+        chain.session, admin, later, preview.token, upload_dir, max_bytes=10**7
+    )
+
+    after = recaps.recap_statistics(chain.session, chain.recap).to_dict()
+    assert after == before
+    live = recaps.complaints_for_period(chain.session, recaps.period_of(chain.recap))
+    assert len(live) != len(recaps.recap_complaints(chain.session, chain.recap))
+
+
+def test_rejection_to_draft_releases_snapshot(chain):
+    chain.submit()
+    assert chain.recap.complaint_snapshot is not None
+    chain.reject("kasi", "Data perlu diperbarui.")
+    assert chain.recap.complaint_snapshot is None
