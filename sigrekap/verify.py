@@ -773,7 +773,26 @@ def _adds_validation_data_only(reader: PdfFileReader, revision: int) -> bool:
         )
     except Exception:  # noqa: BLE001 - pyHanko raises SuspiciousModification and parse errors
         return False
-    return result.modification_level <= ModificationLevel.LTA_UPDATES
+    if result.modification_level > ModificationLevel.LTA_UPDATES:
+        return False
+    # pyHanko's policy also lets metadata such as the trailer /Info change at
+    # this level. An unsigned revision counts as validation data only if it
+    # actually changes the document security store (/DSS).
+    try:
+        before = _dss_snapshot(reader, revision - 1)
+        after = _dss_snapshot(reader, revision)
+    except Exception:  # noqa: BLE001 - hostile files break object resolution
+        return False
+    return after is not None and after != before
+
+
+def _dss_snapshot(reader: PdfFileReader, revision: int) -> str | None:
+    """Describe a revision's /DSS dictionary so two revisions can be compared."""
+    root = reader.get_historical_root(revision)
+    if "/DSS" not in root:
+        return None
+    dss = root["/DSS"]
+    return repr(sorted((key, repr(dss.raw_get(key))) for key in dss))
 
 
 def _check_file_tail(

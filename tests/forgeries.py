@@ -180,6 +180,18 @@ def content_after_final(genuine: GenuineRecap) -> bytes:
     return _rewrite_first_page(genuine.kadis)
 
 
+def metadata_after_final(genuine: GenuineRecap) -> bytes:
+    """Replace the document information (/Info) after the Kadis signature."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        info = generic.DictionaryObject(
+            {generic.NameObject("/Title"): generic.TextStringObject("Diubah")}
+        )
+        writer.trailer["/Info"] = writer.add_object(info)
+
+    return _append_update(genuine.kadis, change)
+
+
 def content_after_paraf(genuine: GenuineRecap) -> bytes:
     """Redefine the first page's content stream after the Kasi's paraf."""
     return _rewrite_first_page(genuine.kasi)
@@ -581,6 +593,7 @@ def empty_file(genuine: GenuineRecap) -> bytes:
 FORGERIES: dict[str, Callable[[GenuineRecap], bytes]] = {
     "flipped_byte": flipped_byte,
     "content_after_final": content_after_final,
+    "metadata_after_final": metadata_after_final,
     "content_after_paraf": content_after_paraf,
     "overlay_stream": overlay_stream,
     "signature_without_contents": signature_without_contents,

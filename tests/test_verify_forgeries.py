@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(
 EXPECTED = {
     "flipped_byte": ("invalid", "dokumen telah diubah"),
     "content_after_final": ("invalid", "diubah setelah tanda tangan"),
+    "metadata_after_final": ("invalid", "tanpa tanda tangan yang sah"),
     "content_after_paraf": ("invalid", "diubah setelah tanda tangan"),
     "overlay_stream": ("invalid", "diubah setelah tanda tangan"),
     "signature_without_contents": ("invalid", "(/Contents) tidak ada"),
