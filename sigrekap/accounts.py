@@ -8,7 +8,7 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .domain import OfficeProfile
@@ -48,22 +48,64 @@ def check_password_policy(password: str) -> None:
         )
 
 
+MAX_FAILED_LOGINS = 5
+LOGIN_BLOCK = dt.timedelta(minutes=5)
+
+
+class LoginBlockedError(UserError):
+    """Too many wrong passwords for one account in a row."""
+
+    status_code = 429
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """Return the active user with these credentials, or None."""
+    """Return the active user with these credentials, or None.
+
+    Five wrong passwords in a row block the account's logins for five
+    minutes (LoginBlockedError), which slows down password guessing.
+    """
     user = session.scalar(
         select(User).where(func.lower(User.username) == username.strip().lower())
     )
+    now = utcnow()
+    if user is not None and user.login_blocked_until_dt and user.login_blocked_until_dt > now:
+        raise LoginBlockedError(
+            "Terlalu banyak kata sandi salah untuk akun ini. Tunggu lima menit "
+            "lalu coba lagi, atau minta administrator sistem mengatur ulang kata sandi."
+        )
     stored = user.password_hash if user is not None else _DUMMY_HASH
     try:
         password_hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
+        if user is not None:
+            _count_failed_login(session, user, now)
         return None
     if user is None or not user.is_active:
         return None
+    user.failed_logins = 0
+    user.login_blocked_until_dt = None
     if password_hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-        session.commit()
+    session.commit()
     return user
+
+
+def _count_failed_login(session: Session, user: User, now: dt.datetime) -> None:
+    # One atomic UPDATE, so parallel guesses are all counted.
+    failures = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+    ).scalar_one()
+    if failures >= MAX_FAILED_LOGINS:
+        session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=0, login_blocked_until_dt=now + LOGIN_BLOCK)
+        )
+        logger.warning("Logins of user %s blocked after %s wrong passwords", user.id, failures)
+    session.commit()
 
 
 def validate_nip(nip: str) -> str | None:
@@ -75,6 +117,18 @@ def validate_nip(nip: str) -> str | None:
         raise UserError(
             f"NIP {nip!r} tidak valid: NIP terdiri atas 18 angka "
             "(tanggal lahir, TMT pengangkatan, jenis kelamin, nomor urut)."
+        )
+    try:
+        dt.date(int(cleaned[0:4]), int(cleaned[4:6]), int(cleaned[6:8]))
+        dt.date(int(cleaned[8:12]), int(cleaned[12:14]), 1)
+    except ValueError:
+        raise UserError(
+            f"NIP {nip!r} tidak valid: 8 angka pertama harus tanggal lahir "
+            "(TTTTBBHH) dan 6 angka berikutnya bulan pengangkatan (TTTTBB)."
+        ) from None
+    if cleaned[14] not in "12":
+        raise UserError(
+            f"NIP {nip!r} tidak valid: angka ke-15 (jenis kelamin) harus 1 atau 2."
         )
     return cleaned
 

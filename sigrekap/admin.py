@@ -19,7 +19,7 @@ from flask_login import current_user
 from . import accounts, db, keys
 from .auth import role_required
 from .errors import UserError
-from .models import ROLE_LABELS, ROLES
+from .models import ROLE_LABELS, ROLES, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -115,6 +115,7 @@ def edit_user(user_id: int):  # type: ignore[no-untyped-def]
         role_labels=ROLE_LABELS,
         user=user,
         key=keys.active_key(session, user),
+        now_utc=utcnow(),
     ), (422 if error else 200)
 
 
@@ -266,3 +267,12 @@ def end_appointment(appointment_id: int):  # type: ignore[no-untyped-def]
     accounts.end_appointment(db.session(), current_user, appointment_id)
     flash("Penunjukan diakhiri.", "success")
     return redirect(url_for("admin.appointments"))
+
+
+@bp.route("/pengguna/<int:user_id>/kunci/buka-blokir", methods=["POST"])
+@role_required("sysadmin")
+def unblock_key(user_id: int):  # type: ignore[no-untyped-def]
+    """Lift a user's signing-key lockout."""
+    keys.unlock_key(db.session(), current_user, user_id)
+    flash("Blokir kunci tanda tangan dibuka.", "success")
+    return redirect(url_for("admin.edit_user", user_id=user_id))

@@ -108,7 +108,12 @@ def login():  # type: ignore[no-untyped-def]
     if request.method == "POST":
         username = request.form.get("username", "")
         password = request.form.get("password", "")
-        user = accounts.authenticate(db.session(), username, password)
+        try:
+            user = accounts.authenticate(db.session(), username, password)
+        except accounts.LoginBlockedError as exc:
+            return render_template(
+                "auth/login.html", error=exc.message, username=username
+            ), exc.status_code
         if user is None:
             error = "Nama pengguna atau kata sandi salah, atau akun tidak aktif."
         else:

@@ -322,3 +322,18 @@ def import_external_key(
         actor.id,
     )
     return key
+
+
+def unlock_key(session: Session, actor: User, user_id: int) -> SigningKey:
+    """Lift a passphrase lockout early, after the sysadmin has checked with the owner."""
+    if actor.role != "sysadmin":
+        raise PermissionDeniedError("Hanya administrator sistem yang dapat membuka blokir kunci.")
+    user = session.get(User, user_id)
+    key = active_key(session, user) if user else None
+    if key is None:
+        raise UserError("Pengguna ini tidak memiliki kunci aktif.")
+    key.locked_until_dt = None
+    key.failed_attempts = 0
+    session.commit()
+    logger.info("Signing key %s of user %s unblocked by user %s", key.id, user_id, actor.id)
+    return key

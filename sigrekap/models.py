@@ -49,6 +49,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Bumped on password reset or deactivation so that old sessions end.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Wrong passwords in a row; too many block logins for a while.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    login_blocked_until_dt: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_dt: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     @property

@@ -35,6 +35,9 @@ def test_sysadmin_creates_user(app, client, auth):
     "field,value,message",
     [
         ("nip", "12345", "NIP"),
+        ("nip", "199913452010011005", "tanggal lahir"),
+        ("nip", "198507222010133003", "bulan pengangkatan"),
+        ("nip", "198507222010019003", "jenis kelamin"),
         ("password", "pendek", "minimal 10 karakter"),
         ("username", "A B", "Nama pengguna harus"),
         ("username", "admin", "sudah dipakai"),

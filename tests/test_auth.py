@@ -96,3 +96,20 @@ def test_security_headers_present(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "HX-Request" in response.headers["Vary"]
 
+
+
+def test_repeated_wrong_passwords_block_login(client, auth, caplog):
+    for _ in range(5):
+        assert auth.login("kadis", password="tebakan-salah-1").status_code == 401
+    response = auth.login("kadis")
+    assert response.status_code == 429
+    assert "Tunggu lima menit" in response.get_data(as_text=True)
+    assert "blocked after 5 wrong passwords" in caplog.text
+
+
+def test_successful_login_resets_failures(app, client, auth):
+    for _ in range(4):
+        auth.login("kasi", password="tebakan-salah-1")
+    assert auth.login("kasi").status_code == 302
+    with app.app_context():
+        assert db.session().query(User).filter_by(username="kasi").one().failed_logins == 0

@@ -371,3 +371,27 @@ def test_confirming_preview_twice_saves_once(app, desk):
 
     with app.app_context():
         assert db.session().query(ImportBatch).count() == 1
+
+
+def test_sysadmin_unblocks_locked_key(app, desk):
+    import datetime as dt
+
+    from sigrekap.models import utcnow
+
+    with app.app_context():
+        session = db.session()
+        kasi = session.query(User).filter_by(username="kasi").one()
+        key = session.query(SigningKey).filter_by(user_id=kasi.id, is_revoked=False).one()
+        key.locked_until_dt = utcnow() + dt.timedelta(minutes=10)
+        session.commit()
+        kasi_id = kasi.id
+    desk.as_user("sysadmin")
+    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
+    assert "Kunci diblokir sampai" in page
+    response = desk.client.post(
+        f"/admin/pengguna/{kasi_id}/kunci/buka-blokir", data={"csrf_token": csrf_token_from(page)}
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        key = db.session().query(SigningKey).filter_by(user_id=kasi_id, is_revoked=False).one()
+        assert key.locked_until_dt is None
