@@ -364,6 +364,7 @@ def create_appointment(
     """Appoint a user as acting official (Plt. or Plh.) for an approving role."""
     _require_sysadmin(actor)
     user = get_user(session, user_id)
+
     if role not in APPROVING_ROLES:
         raise UserError("Plt./Plh. hanya dapat ditunjuk untuk Kasi, Kabid atau Kadis.")
     if kind not in APPOINTMENT_KINDS:
@@ -377,6 +378,7 @@ def create_appointment(
         )
     if user.role == role:
         raise UserError(f"{user.name} sudah memegang peran tersebut.")
+
     appointment = ActingAppointment(
         user_id=user.id,
         role=role,

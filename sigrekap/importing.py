@@ -40,7 +40,7 @@ IDENTITY_FIELDS = ("reporter_name", "reporter_contact")
 
 @dataclass
 class ImportPreview:
-    """What an upload would change, shown before anything is saved."""
+    """Preview of the changes an upload would make, shown before anything is saved."""
 
     token: str
     filename: str

@@ -117,8 +117,8 @@ def complaints_for_period(session: Session, period: Period) -> list[Complaint]:
     """Load every complaint that a recap of ``period`` may show.
 
     That is the complaints received in the period, plus earlier ones that
-    were still open at its start; the statistics decide which table each
-    belongs to.
+    were still open at its start. The statistics decide which table each
+    one belongs to.
     """
     query = (
         select(Complaint)

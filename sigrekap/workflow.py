@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 
-# Which role acts on a recap in each waiting state.
+# The role that acts on a recap in each waiting state.
 STEP_ROLE = {"at_kasi": "kasi", "at_kabid": "kabid", "at_kadis": "kadis"}
 NEXT_STATUS = {"at_kasi": "at_kabid", "at_kabid": "at_kadis", "at_kadis": "signed"}
 REJECT_STATUS = {"at_kasi": "draft", "at_kabid": "at_kasi", "at_kadis": "at_kabid"}
@@ -91,7 +91,7 @@ def _check_version(recap: Recap, expected_version: int) -> None:
 def acting_roles(
     session: Session, user: User, today: dt.date | None = None
 ) -> set[str]:
-    """Return the roles the user holds today, own role and acting appointments."""
+    """Return the user's roles today: their own role and any acting appointments."""
     today = today or dt.date.today()
     roles = {user.role}
     appointments = session.scalars(
