@@ -84,12 +84,6 @@ def init_app(app: Flask) -> None:
             message = HTTP_MESSAGES.get(code, error.name)
         return render_error(message, code)
 
-    @app.errorhandler(OverflowError)
-    def _id_out_of_range(_error: OverflowError):  # type: ignore[no-untyped-def]
-        # An id too large for the database column cannot name any row.
-        db.session().rollback()
-        return render_error(HTTP_MESSAGES[404], 404)
-
     @app.errorhandler(Exception)
     def _unexpected_error(error: Exception):  # type: ignore[no-untyped-def]
         if app.testing and app.config.get("PROPAGATE_UNEXPECTED", True):

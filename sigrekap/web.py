@@ -8,13 +8,24 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
+from werkzeug.routing import IntegerConverter
 
 csrf = CSRFProtect()
 htmx = Htmx()
 
 
+class IdConverter(IntegerConverter):
+    """An ``int`` URL part that fits a 32-bit database id; larger ones are 404."""
+
+    def __init__(self, url_map, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
     """Enable CSRF protection on every state change and htmx request parsing."""
+    # Set before the blueprints add their routes, which look converters up.
+    app.url_map.converters["int"] = IdConverter
     csrf.init_app(app)
     htmx.init_app(app)
     app.add_template_filter(format_decimal, "decimal")
