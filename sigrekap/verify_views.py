@@ -18,6 +18,7 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -94,7 +95,11 @@ def report_json(code: str):  # type: ignore[no-untyped-def]
     """Download the verification report of a recap's current revision as JSON."""
     recap = find_recap_by_code(db.session(), code)
     if recap is None:
-        return _not_found(code)
+        message = (
+            "Kode verifikasi tidak ditemukan. Periksa kode pada kaki halaman "
+            "atau kode QR dokumen."
+        )
+        return jsonify({"error": message}), 404
     context = _recap_context(recap)
     document = {
         "recap": _recap_summary(recap),

@@ -374,3 +374,10 @@ def test_qr_code_opens_verification_page(client, world, tmp_path):
     assert response.status_code == 200
     assert world.recap.number in page
     assert '<span class="verdict-label">Sah</span>' in page
+
+
+def test_unknown_code_json_report_is_json(client):
+    response = client.get("/verifikasi/TIDAKADA99/laporan.json")
+    assert response.status_code == 404
+    assert response.is_json
+    assert "tidak ditemukan" in response.get_json()["error"]
