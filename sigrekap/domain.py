@@ -96,6 +96,24 @@ class ComplaintRecord:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+# ComplaintRecord fields about the complaint itself, without its tracking ID
+# and the reporter's identity; imports copy them and recap snapshots keep them.
+COMPLAINT_FIELDS = (
+    "received_at",
+    "title",
+    "content",
+    "classification",
+    "category",
+    "channel",
+    "unit",
+    "status",
+    "finished_at",
+    "is_anonymous",
+    "is_confidential",
+    "extra",
+)
+
+
 @dataclass(frozen=True)
 class OfficeProfile:
     """What the recap prints about the office (set by the sysadmin)."""

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import accounts, archive
+from .domain import COMPLAINT_FIELDS
 from .errors import NotFoundError, PermissionDeniedError, UserError
 from .lapor import LaporImportError, ParseResult, parse_export
 from .models import Complaint, ImportBatch, Recap, User, utcnow
@@ -20,21 +21,6 @@ from .models import Complaint, ImportBatch, Recap, User, utcnow
 logger = logging.getLogger(__name__)
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,64}")
-# Fields copied from a parsed record onto the stored complaint.
-COMPLAINT_FIELDS = (
-    "received_at",
-    "title",
-    "content",
-    "classification",
-    "category",
-    "channel",
-    "unit",
-    "status",
-    "finished_at",
-    "is_anonymous",
-    "is_confidential",
-    "extra",
-)
 IDENTITY_FIELDS = ("reporter_name", "reporter_contact")
 
 

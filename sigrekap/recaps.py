@@ -12,7 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import accounts
-from .domain import Approver, ComplaintRecord, HistoryEntry, Period, RecapDocumentInfo
+from .domain import (
+    COMPLAINT_FIELDS,
+    Approver,
+    ComplaintRecord,
+    HistoryEntry,
+    Period,
+    RecapDocumentInfo,
+)
 from .errors import ConflictError, NotFoundError, PermissionDeniedError, UserError
 from .models import AuditEvent, Complaint, Recap, User
 from .stats import RecapStatistics, compute_statistics
@@ -135,21 +142,7 @@ def complaints_for_period(session: Session, period: Period) -> list[Complaint]:
     return list(session.scalars(query))
 
 
-SNAPSHOT_FIELDS = (
-    "tracking_id",
-    "received_at",
-    "title",
-    "content",
-    "classification",
-    "category",
-    "channel",
-    "unit",
-    "status",
-    "finished_at",
-    "is_anonymous",
-    "is_confidential",
-    "extra",
-)
+SNAPSHOT_FIELDS = ("tracking_id", *COMPLAINT_FIELDS)
 SNAPSHOT_TIMES = ("received_at", "finished_at")
 
 
