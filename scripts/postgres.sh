@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make sure a PostgreSQL server answers on 127.0.0.1:5432 and that the test
-# database exists. Starts an installed cluster, or installs one as root.
+# Make sure a PostgreSQL server accepts connections on 127.0.0.1:5432 and that
+# the test database exists. Starts an installed cluster, or installs one as root.
 set -euo pipefail
 
 db=${SIGREKAP_PG_TEST_DB:-sigrekap_test}

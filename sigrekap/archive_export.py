@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .archive_integrity import read_file
-from .audit import check_chain
+from .audit import check_chain, event_fields
 from .domain import Period
 from .errors import NotFoundError, UserError
 from .models import AuditEvent, Recap, utcnow
@@ -57,23 +57,7 @@ def _audit_events(session: Session, recap: Recap) -> list[dict[str, Any]]:
         .order_by(AuditEvent.id)
     )
     return [
-        {
-            "id": event.id,
-            "recap_id": event.recap_id,
-            "actor_id": event.actor_id,
-            "actor_name": event.actor_name,
-            "role": event.role,
-            "action": event.action,
-            "reason": event.reason,
-            "from_status": event.from_status,
-            "to_status": event.to_status,
-            "sha256_before": event.sha256_before,
-            "sha256_after": event.sha256_after,
-            "step_started_dt": event.step_started_dt.isoformat(),
-            "created_dt": event.created_dt.isoformat(),
-            "previous_hash": event.previous_hash,
-            "event_hash": event.event_hash,
-        }
+        {"id": event.id, **event_fields(event), "event_hash": event.event_hash}
         for event in events
     ]
 

@@ -14,9 +14,9 @@ from .models import AuditEvent, Recap, User, utcnow
 GENESIS_HASH = "0" * 64
 
 
-def event_digest(event: AuditEvent) -> str:
-    """Hash an event's content together with the hash of the event before it."""
-    payload = {
+def event_fields(event: AuditEvent) -> dict[str, object]:
+    """Return the fields an event's hash covers, with times as ISO text."""
+    return {
         "recap_id": event.recap_id,
         "actor_id": event.actor_id,
         "actor_name": event.actor_name,
@@ -31,8 +31,12 @@ def event_digest(event: AuditEvent) -> str:
         "created_dt": _iso(event.created_dt),
         "previous_hash": event.previous_hash,
     }
-    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-    return hashlib.sha256(encoded).hexdigest()
+
+
+def event_digest(event: AuditEvent) -> str:
+    """Hash an event's content together with the hash of the event before it."""
+    encoded = json.dumps(event_fields(event), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

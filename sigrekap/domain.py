@@ -116,7 +116,7 @@ COMPLAINT_FIELDS = (
 
 @dataclass(frozen=True)
 class OfficeProfile:
-    """What the recap prints about the office (set by the sysadmin)."""
+    """Office details printed on the recap, set by the sysadmin."""
 
     letterhead_lines: tuple[str, ...]
     address: str

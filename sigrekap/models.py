@@ -131,7 +131,7 @@ class Complaint(Base):
 
 
 class Recap(Base):
-    """The recap document of one period and where it stands in the workflow."""
+    """The recap document of one period and its state in the workflow."""
 
     __tablename__ = "recaps"
     __table_args__ = (UniqueConstraint("period"),)
@@ -150,7 +150,7 @@ class Recap(Base):
     current_revision_id: Mapped[int | None] = mapped_column(
         ForeignKey("revisions.id", use_alter=True)
     )
-    #: The complaints as they were when the draft was submitted; the figures of
+    #: The complaints as they were when the draft was submitted. The figures of
     #: a submitted, signed or archived recap come from here, so later imports
     #: cannot change them. None while the recap is a draft.
     complaint_snapshot: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

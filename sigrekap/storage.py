@@ -42,7 +42,7 @@ class FileStore:
         digest = sha256_hex(data)
         path = self.path_for(digest)
         if path.exists():
-            # The name is the hash, so an intact copy holds the same bytes.
+            # The name is the hash, so an intact copy contains the same bytes.
             self.get(digest)
             return digest
         path.parent.mkdir(parents=True, exist_ok=True)

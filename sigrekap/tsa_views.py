@@ -17,7 +17,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 @bp.route("/tsa", methods=["POST"])
 @csrf.exempt  # A protocol endpoint for TSA clients: no session, no form.
 def timestamp():  # type: ignore[no-untyped-def]
-    """Answer an RFC 3161 time-stamp request."""
+    """Return a signed RFC 3161 time-stamp response to a time-stamp request."""
     if request.mimetype != "application/timestamp-query":
         return Response(
             "Expected Content-Type application/timestamp-query.\n",

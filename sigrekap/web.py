@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
-        # Pages answer differently to htmx, so caches must key on that header.
+        # Pages return different bodies to htmx, so caches must key on that header.
         response.vary.add("HX-Request")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
