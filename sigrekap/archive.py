@@ -16,6 +16,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 from weakref import WeakKeyDictionary
@@ -23,11 +24,12 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import (
     ColumnClause,
     ColumnElement,
-    Integer,
+    Insert,
     Select,
     Table,
     and_,
     bindparam,
+    column,
     delete,
     exists,
     func,
@@ -40,7 +42,6 @@ from sqlalchemy import (
     text,
     union,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -88,6 +89,31 @@ VERY_COMMON_MATCHES = 50_000
 #: On SQLite, when a word is that common but the other filters select fewer
 #: catalog rows than this, the matches are counted from those rows.
 SELECTIVE_ROWS = 500
+# Costs of a PostgreSQL text query's steps, in microseconds. They are
+# estimates from bench/bench_search.py on 100,000 recaps (2 shared cores,
+# PostgreSQL 15) and only need to be right in proportion to each other.
+#: Cost of reading one GIN index entry into the bitmap of matches.
+GIN_ENTRY_COST = 0.15
+#: Cost of visiting one matching row that the bitmap points to, and sorting it.
+MATCH_COST = 1.0
+#: Cost of testing one catalog row against the query during a walk.
+ROW_TEST_COST = 1.75
+#: Planner settings that leave PostgreSQL only bitmap scans: the GIN index is
+#: read once and only the matching rows are visited. Each set turns JIT off,
+#: because a disabled scan type raises the plan's cost estimate past the JIT
+#: threshold and compiling would then take longer than the query.
+_BITMAP_SCANS = {
+    "enable_seqscan": "off",
+    "enable_indexscan": "off",
+    "enable_indexonlyscan": "off",
+    "jit": "off",
+}
+#: Planner settings that make PostgreSQL walk an index in sort order and test
+#: each row, which stops as soon as the page is full.
+_SORTED_WALK = {"enable_seqscan": "off", "enable_bitmapscan": "off", "jit": "off"}
+#: Planner settings that make PostgreSQL test rows in any order without the
+#: GIN index, which suits counting a word that most rows contain.
+_ROW_SCAN = {"enable_bitmapscan": "off", "jit": "off"}
 #: Rows per statement when search documents are written in bulk.
 WRITE_CHUNK = 500
 #: Months of recaps whose documents are built from one complaints query.
@@ -274,6 +300,25 @@ def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
+def _insert_with_search_vector() -> Insert:
+    """Build the PostgreSQL catalog insert that also fills ``body_tsv``.
+
+    The column exists only in the migrations, so the statement names it
+    through a lightweight table. The vector comes from the ``search_body``
+    parameter.
+    """
+    documents = _table(ArchiveDocument)
+    target = table(
+        documents.name,
+        *[column(source.name) for source in documents.columns],
+        column("body_tsv"),
+    )
+    vector = func.to_tsvector(
+        literal_column("'simple'::regconfig"), bindparam("search_body")
+    )
+    return insert(target).values(body_tsv=vector)
+
+
 def store_documents(session: Session, documents: Sequence[SearchDocument]) -> None:
     """Replace the stored catalog rows and texts of these recaps (caller commits)."""
     if not documents:
@@ -298,26 +343,31 @@ def store_documents(session: Session, documents: Sequence[SearchDocument]) -> No
             )
 
     now = utcnow()
+    postgres = _dialect(session) == "postgresql"
+    insert_documents = (
+        _insert_with_search_vector() if postgres else insert(_table(ArchiveDocument))
+    )
     for chunk in _chunks(documents, WRITE_CHUNK):
-        session.execute(
-            insert(_table(ArchiveDocument)),
-            [
-                {
-                    "recap_id": document.recap_id,
-                    "period": document.period,
-                    "year": int(document.period[:4]),
-                    "month": int(document.period[5:]),
-                    "sequence": document.sequence,
-                    "number": document.number,
-                    "number_key": document.number.lower(),
-                    "status": document.status,
-                    "updated_dt": document.updated_dt,
-                    "recap_version": document.recap_version,
-                    "indexed_dt": now,
-                }
-                for document in chunk
-            ],
-        )
+        catalog_rows = [
+            {
+                "recap_id": document.recap_id,
+                "period": document.period,
+                "year": int(document.period[:4]),
+                "month": int(document.period[5:]),
+                "sequence": document.sequence,
+                "number": document.number,
+                "number_key": document.number.lower(),
+                "status": document.status,
+                "updated_dt": document.updated_dt,
+                "recap_version": document.recap_version,
+                "indexed_dt": now,
+            }
+            for document in chunk
+        ]
+        if postgres:
+            for row, document in zip(catalog_rows, chunk):
+                row["search_body"] = document.body
+        session.execute(insert_documents, catalog_rows)
         texts = [
             {"recap_id": document.recap_id, "body": document.body} for document in chunk
         ]
@@ -609,6 +659,10 @@ class _Plan:
     count_query: Select[Any] | None = None
     #: The number of matches, when the plan already knows it.
     count: int | None = None
+    #: PostgreSQL planner settings for the page query.
+    settings: dict[str, str] = field(default_factory=dict)
+    #: Count the matches in the page query, which reads them all anyway.
+    count_with_page: bool = False
 
 
 def _signer_condition(session: Session, signer: str) -> ColumnElement[bool]:
@@ -722,54 +776,133 @@ def _sqlite_text_plan(
 
 
 def _postgres_text_plan(
-    session: Session, words: list[str], conditions: list[ColumnElement[bool]]
+    session: Session,
+    words: list[str],
+    conditions: list[ColumnElement[bool]],
+    needed: int,
 ) -> _Plan:
-    recap_id = ArchiveDocument.recap_id
-    query = " & ".join(f"{word}:*" for word in words)
-    matches = text(
-        "archive_texts.body_tsv @@ to_tsquery('simple', :ts_query)"
-    ).bindparams(ts_query=query)
+    def match(ts_query: str) -> ColumnElement[bool]:
+        return text(
+            "archive_documents.body_tsv @@ to_tsquery('simple', :ts_query)"
+        ).bindparams(ts_query=ts_query)
 
-    # Whether a word is common decides the plan, and PostgreSQL's estimate
-    # (from the tsvector statistics) is enough for that and costs no scan.
-    plan_json = session.execute(
-        text(
-            "EXPLAIN (FORMAT JSON) SELECT 1 FROM archive_texts "
-            "WHERE body_tsv @@ to_tsquery('simple', :ts_query)"
-        ),
-        {"ts_query": query},
-    ).scalar_one()
-    estimate = int(plan_json[0]["Plan"]["Plan Rows"])
-    if estimate < COMMON_MATCHES:
-        # With a subquery PostgreSQL may walk the sorted catalog and test
-        # every row for a rare word, so the ids are fetched first (GIN bitmap
-        # scan) and passed as an array.
-        ids = list(
-            session.scalars(
-                select(ArchiveText.recap_id).where(matches).limit(COMMON_MATCHES)
+    metadata = conditions
+    word_queries = [f"{word}:*" for word in words]
+    conditions = metadata + [match(" & ".join(word_queries))]
+    matching = select(ArchiveDocument.recap_id).where(*conditions)
+
+    if _is_selective(session, metadata):
+        # The other filters select a few rows: test just those.
+        with _planner_settings(session, _SORTED_WALK):
+            count = _capped_count(session, matching, COUNT_LIMIT + 1)
+        return _Plan(conditions, count=count, settings=_SORTED_WALK)
+
+    # PostgreSQL's estimates, which the column's large statistics target keeps
+    # close for prefixes too, choose between reading the GIN index and
+    # walking the catalog, first for the count and then for the page.
+    estimate = _postgres_row_estimate(session, matching)
+    if len(words) == 1 and not metadata:
+        entries = estimate
+    else:
+        entries = sum(
+            _postgres_row_estimate(
+                session, select(ArchiveDocument.recap_id).where(match(word_query))
             )
+            for word_query in word_queries
         )
-        if len(ids) < COMMON_MATCHES:
-            array = bindparam("text_ids", ids, type_=postgresql.ARRAY(Integer))
-            # Every text has its catalog row, so without other filters the
-            # ids are the matches.
-            known = None if conditions else len(ids)
-            return _Plan(conditions + [recap_id == func.any(array)], count=known)
-
-    # A common word: the page walks the catalog in sort order and checks
-    # each row, and the count walks the matches and stops at COUNT_LIMIT,
-    # unless the other filters alone select only a few rows.
-    probe = exists(
-        select(ArchiveText.recap_id).where(ArchiveText.recap_id == recap_id, matches)
+    costs = _TextCosts(
+        rows=_postgres_catalog_rows(session), entries=entries, matches=estimate
     )
-    plan = _Plan(conditions + [probe])
-    if not _is_selective(session, conditions):
-        plan.count_query = (
-            select(ArchiveText.recap_id)
-            .join(ArchiveDocument, recap_id == ArchiveText.recap_id)
-            .where(matches, *conditions)
+    if costs.bitmap(costs.matches) <= costs.walk(needed):
+        # One pass over the GIN bitmap finds, sorts and counts the matches.
+        return _Plan(conditions, settings=_BITMAP_SCANS, count_with_page=True)
+
+    counted = min(costs.matches, COUNT_LIMIT + 1)
+    count_settings = (
+        _ROW_SCAN if costs.walk(counted) < costs.bitmap(counted) else _BITMAP_SCANS
+    )
+    with _planner_settings(session, count_settings):
+        count = _capped_count(session, matching, COUNT_LIMIT + 1)
+    if count <= COUNT_LIMIT:
+        # Fewer matches than estimated: the walk may no longer pay.
+        costs.matches = count
+    walk = costs.walk(needed) < costs.bitmap(costs.matches)
+    return _Plan(
+        conditions, count=count, settings=_SORTED_WALK if walk else _BITMAP_SCANS
+    )
+
+
+@dataclass
+class _TextCosts:
+    """A cost model, in microseconds, of the two ways to find text matches."""
+
+    #: Rows in the catalog.
+    rows: int
+    #: GIN index entries that the query's words have, summed over the words.
+    entries: int
+    #: Rows that match the whole search.
+    matches: int
+
+    def bitmap(self, visited: int) -> float:
+        """Estimate reading the GIN index and then visiting ``visited`` matches."""
+        return GIN_ENTRY_COST * self.entries + MATCH_COST * visited
+
+    def walk(self, found: int) -> float:
+        """Estimate walking the catalog until ``found`` matches have turned up."""
+        rows = max(self.rows, self.matches)
+        return ROW_TEST_COST * found * rows / max(self.matches, 1)
+
+
+def _postgres_catalog_rows(session: Session) -> int:
+    """Return PostgreSQL's estimate of the catalog's row count (0 if unknown)."""
+    estimate = session.scalar(
+        text("SELECT reltuples FROM pg_class WHERE oid = 'archive_documents'::regclass")
+    )
+    return max(0, int(estimate or 0))
+
+
+def _postgres_row_estimate(session: Session, query: Select[Any]) -> int:
+    """Return the number of rows PostgreSQL's planner expects ``query`` to return."""
+    compiled = query.compile(
+        dialect=session.get_bind().dialect,
+        compile_kwargs={"render_postcompile": True},
+    )
+    plan_json = (
+        session.connection()
+        .exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
+        .scalar_one()
+    )
+    return int(plan_json[0]["Plan"]["Plan Rows"])
+
+
+@contextmanager
+def _planner_settings(session: Session, settings: Mapping[str, str]) -> Iterator[None]:
+    """Apply PostgreSQL planner settings to the statements inside the block.
+
+    The settings are local to the transaction and are restored on exit, so
+    later statements of the same transaction plan as usual.
+    """
+    if not settings:
+        yield
+        return
+    names = list(settings)
+    read = ", ".join(f"current_setting(:name{i})" for i in range(len(names)))
+    write = ", ".join(
+        f"set_config(:name{i}, :value{i}, true)" for i in range(len(names))
+    )
+    name_params = {f"name{i}": name for i, name in enumerate(names)}
+    previous = session.execute(text(f"SELECT {read}"), name_params).one()
+    session.execute(
+        text(f"SELECT {write}"),
+        name_params | {f"value{i}": settings[name] for i, name in enumerate(names)},
+    )
+    try:
+        yield
+    finally:
+        session.execute(
+            text(f"SELECT {write}"),
+            name_params | {f"value{i}": value for i, value in enumerate(previous)},
         )
-    return plan
 
 
 def _is_selective(session: Session, conditions: list[ColumnElement[bool]]) -> bool:
@@ -780,7 +913,8 @@ def _is_selective(session: Session, conditions: list[ColumnElement[bool]]) -> bo
     return _capped_count(session, selected, SELECTIVE_ROWS) < SELECTIVE_ROWS
 
 
-def _plan(session: Session, filters: SearchFilters) -> _Plan:
+def _plan(session: Session, filters: SearchFilters, needed: int) -> _Plan:
+    """Choose the queries for a search whose page ends at match ``needed``."""
     conditions = _metadata_conditions(session, filters)
     words = normalize_words(filters.text)[:MAX_QUERY_WORDS]
     if not words:
@@ -790,7 +924,7 @@ def _plan(session: Session, filters: SearchFilters) -> _Plan:
     if dialect == "sqlite":
         return _sqlite_text_plan(session, words, conditions)
     if dialect == "postgresql":
-        return _postgres_text_plan(session, words, conditions)
+        return _postgres_text_plan(session, words, conditions, needed)
     # Other databases: a slower scan with the same meaning.
     padded = literal(" ").concat(ArchiveText.body)
     found = select(ArchiveText.recap_id).where(
@@ -828,11 +962,28 @@ def search(
     """
     ensure_indexed(session)
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    plan = _plan(session, filters)
+    # The pager reaches no further than COUNT_LIMIT matches.
+    page = max(1, min(page, math.ceil(COUNT_LIMIT / per_page)))
+    plan = _plan(session, filters, page * per_page)
     matching = select(ArchiveDocument.recap_id).where(*plan.conditions)
+    ordering = _ordering(filters)
+
+    ids: list[int] | None = None
+    counted = plan.count
+    if plan.count_with_page:
+        with _planner_settings(session, plan.settings):
+            found = session.execute(
+                select(ArchiveDocument.recap_id, func.count().over())
+                .where(*plan.conditions)
+                .order_by(*ordering)
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            ).all()
+        if found:
+            ids = [recap_id for recap_id, _ in found]
+            counted = found[0][1]
     # Counting stops after COUNT_LIMIT + 1 rows: an exact count of a common
     # word over decades of recaps costs more than the page itself.
-    counted = plan.count
     if counted is None:
         counted = _capped_count(
             session,
@@ -842,15 +993,16 @@ def search(
     is_capped = counted > COUNT_LIMIT
     total = min(counted, COUNT_LIMIT)
     pages = max(1, math.ceil(total / per_page))
-    page = max(1, min(page, pages))
-
-    ids = list(
-        session.scalars(
-            matching.order_by(*_ordering(filters))
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-    )
+    if ids is None or page > pages:
+        page = min(page, pages)
+        with _planner_settings(session, plan.settings):
+            ids = list(
+                session.scalars(
+                    matching.order_by(*ordering)
+                    .limit(per_page)
+                    .offset((page - 1) * per_page)
+                )
+            )
     # What the page shows comes from the recaps themselves.
     rows = {
         row.id: row

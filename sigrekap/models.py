@@ -254,7 +254,9 @@ class ArchiveDocument(Base):
     """A recap's row in the archive catalog, rebuilt by ``archive.index_recap``.
 
     It copies what the archive filters and sorts by into one narrow table, so
-    that searches over many years of recaps stay fast.
+    that searches over many years of recaps stay fast. On PostgreSQL it also
+    has the search vector ``body_tsv`` with a GIN index, which exists only in
+    the migrations.
     """
 
     __tablename__ = "archive_documents"
@@ -282,8 +284,8 @@ class ArchiveText(Base):
     """The words of a recap that full-text search matches.
 
     SQLite indexes them in the FTS5 table ``archive_texts_fts`` (external
-    content, rowid = recap id); PostgreSQL in a generated ``body_tsv`` column
-    with a GIN index. Both exist only in the migration.
+    content, rowid = recap id). PostgreSQL indexes them in
+    ``archive_documents.body_tsv``. Both exist only in the migrations.
     """
 
     __tablename__ = "archive_texts"

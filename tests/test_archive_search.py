@@ -464,13 +464,8 @@ def test_full_text_matches_expectations(generated):
     assert all_ids(filters(text="!!")) == set(generated.recaps)
 
 
-@pytest.mark.parametrize("very_common", [10**6, 10])
-def test_common_word_plans_give_same_results(generated, monkeypatch, very_common):
-    # Lowered limits make the generated words "common" (and, with 10, "very
-    # common"), so the plans for such words run on SQLite: a sort-order walk
-    # or per-row checks, counted from FTS or from selective filters.
-    monkeypatch.setattr(archive, "COMMON_MATCHES", 5)
-    monkeypatch.setattr(archive, "VERY_COMMON_MATCHES", very_common)
+def check_text_plans(generated) -> None:
+    """Run text searches that exercise each plan and check their results."""
     for query in TEXT_QUERIES:
         assert all_ids(filters(text=query)) == generated.matching_text(query), query
     for name in ("Ratna", "Marlina"):
@@ -491,6 +486,62 @@ def test_common_word_plans_give_same_results(generated, monkeypatch, very_common
             key=lambda i: SORT_KEYS[sort](generated.recaps[i]),
         )
         assert ids == expected[:50], sort
+
+
+@pytest.mark.parametrize("very_common", [10**6, 10])
+def test_common_word_plans_give_same_results(generated, monkeypatch, very_common):
+    # Lowered limits make the generated words "common" (and, with 10, "very
+    # common"), so the plans for such words run on SQLite: a sort-order walk
+    # or per-row checks, counted from FTS or from selective filters.
+    monkeypatch.setattr(archive, "COMMON_MATCHES", 5)
+    monkeypatch.setattr(archive, "VERY_COMMON_MATCHES", very_common)
+    check_text_plans(generated)
+
+
+POSTGRES_PLANS = {
+    # Walking costs too much: one GIN query finds, sorts and counts a page.
+    "bitmap page with count": (
+        {"ROW_TEST_COST": 1e9},
+        False,
+        [archive._BITMAP_SCANS],
+    ),
+    # Walking costs nothing: count and page both test rows one by one.
+    "row scan count, sorted walk": (
+        {"ROW_TEST_COST": 0.0},
+        False,
+        [archive._ROW_SCAN, archive._SORTED_WALK],
+    ),
+    # An estimate far above the real matches, corrected by the count.
+    "bitmap count, bitmap page": (
+        {"GIN_ENTRY_COST": 0.0},
+        True,
+        [archive._BITMAP_SCANS, archive._BITMAP_SCANS],
+    ),
+}
+
+
+@pytest.mark.parametrize("plan", POSTGRES_PLANS)
+def test_postgres_plans_give_same_results(generated, monkeypatch, plan):
+    if db.session().get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL plans")
+    costs, overestimate, expected_settings = POSTGRES_PLANS[plan]
+    for name, value in costs.items():
+        monkeypatch.setattr(archive, name, value)
+    if overestimate:
+        monkeypatch.setattr(
+            archive, "_postgres_row_estimate", lambda session, query: 10**6
+        )
+    used: list[dict[str, str]] = []
+    apply_settings = archive._planner_settings
+
+    def record(session, settings):
+        used.append(settings)
+        return apply_settings(session, settings)
+
+    monkeypatch.setattr(archive, "_planner_settings", record)
+    check_text_plans(generated)
+    runs = [used[i : i + len(expected_settings)] for i in range(len(used))]
+    assert expected_settings in runs
 
 
 def test_count_stops_at_limit(generated, client, auth, monkeypatch):
@@ -585,6 +636,16 @@ def test_pagination_splits_results(generated):
     beyond = archive.search(session, filters(status="archived"), first.pages + 5, 20)
     assert beyond.page == first.pages
     assert [e.recap_id for e in beyond.entries] == pages[-1]
+
+    # The same for a text search, whose count may come with its page.
+    expected = generated.matching_text("jembatan")
+    first = archive.search(session, filters(text="jembatan"), 1, 20)
+    assert first.total == len(expected)
+    last = archive.search(session, filters(text="jembatan"), first.pages, 20)
+    beyond = archive.search(session, filters(text="jembatan"), first.pages + 5, 20)
+    assert beyond.page == first.pages
+    assert beyond.total == len(expected)
+    assert [e.recap_id for e in beyond.entries] == [e.recap_id for e in last.entries]
 
 
 SORT_KEYS = {
