@@ -27,6 +27,7 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    Text,
     and_,
     bindparam,
     column,
@@ -42,6 +43,7 @@ from sqlalchemy import (
     text,
     union,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -93,11 +95,11 @@ SELECTIVE_ROWS = 500
 # estimates from bench/bench_search.py on 100,000 recaps (2 shared cores,
 # PostgreSQL 15) and only need to be right in proportion to each other.
 #: Cost of reading one GIN index entry into the bitmap of matches.
-GIN_ENTRY_COST = 0.15
+GIN_ENTRY_COST = 0.05
 #: Cost of visiting one matching row that the bitmap points to, and sorting it.
 MATCH_COST = 1.0
 #: Cost of testing one catalog row against the query during a walk.
-ROW_TEST_COST = 1.75
+ROW_TEST_COST = 4.0
 #: Planner settings that leave PostgreSQL only bitmap scans: the GIN index is
 #: read once and only the matching rows are visited. Each set turns JIT off,
 #: because a disabled scan type raises the plan's cost estimate past the JIT
@@ -107,17 +109,35 @@ _BITMAP_SCANS = {
     "enable_indexscan": "off",
     "enable_indexonlyscan": "off",
     "jit": "off",
+    "plan_cache_mode": "force_custom_plan",
 }
 #: Planner settings that make PostgreSQL walk an index in sort order and test
 #: each row, which stops as soon as the page is full.
-_SORTED_WALK = {"enable_seqscan": "off", "enable_bitmapscan": "off", "jit": "off"}
+_SORTED_WALK = {
+    "enable_seqscan": "off",
+    "enable_bitmapscan": "off",
+    "jit": "off",
+    "plan_cache_mode": "force_custom_plan",
+}
 #: Planner settings that make PostgreSQL test rows in any order without the
 #: GIN index, which suits counting a word that most rows contain.
-_ROW_SCAN = {"enable_bitmapscan": "off", "jit": "off"}
+_ROW_SCAN = {
+    "enable_bitmapscan": "off",
+    "jit": "off",
+    "plan_cache_mode": "force_custom_plan",
+}
 #: Rows per statement when search documents are written in bulk.
 WRITE_CHUNK = 500
 #: Months of recaps whose documents are built from one complaints query.
 INDEX_SPAN_MONTHS = 12
+
+#: On PostgreSQL each document also indexes the first 2, 3 and 4 letters of
+#: its words as lexemes that start with PREFIX_MARK, which normalised words
+#: never contain. A query word of those lengths then reads one GIN entry
+#: instead of merging every word that starts with it, as SQLite's FTS5
+#: prefix indexes do.
+PREFIX_LENGTHS = (2, 3, 4)
+PREFIX_MARK = "~"
 
 _WORD = re.compile(r"[^\W_]+")
 _HEX = re.compile(r"[0-9a-f]+")
@@ -136,6 +156,28 @@ def normalize_words(text: str) -> list[str]:
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     return _WORD.findall(plain.lower())
+
+
+def search_lexemes(body: str) -> list[str]:
+    """Return the PostgreSQL lexemes of a search text: its words and prefixes."""
+    words = body.split()
+    prefixes = {
+        PREFIX_MARK + word[:length]
+        for word in words
+        for length in PREFIX_LENGTHS
+        if len(word) >= length
+    }
+    return sorted(set(words) | prefixes)
+
+
+def _postgres_tsquery(words: Sequence[str]) -> str:
+    """Build a tsquery that requires every word as the start of a document word."""
+    terms = [
+        f"'{PREFIX_MARK}{word}'" if len(word) in PREFIX_LENGTHS else f"'{word}':*"
+        for word in words
+    ]
+    # normalize_words yields letters and digits only, so no quote needs escaping.
+    return " & ".join(terms)
 
 
 @dataclass
@@ -304,8 +346,8 @@ def _insert_with_search_vector() -> Insert:
     """Build the PostgreSQL catalog insert that also fills ``body_tsv``.
 
     The column exists only in the migrations, so the statement names it
-    through a lightweight table. The vector comes from the ``search_body``
-    parameter.
+    through a lightweight table. The vector comes from the ``search_lexemes``
+    parameter, taken as they are, without a text search parser.
     """
     documents = _table(ArchiveDocument)
     target = table(
@@ -313,10 +355,8 @@ def _insert_with_search_vector() -> Insert:
         *[column(source.name) for source in documents.columns],
         column("body_tsv"),
     )
-    vector = func.to_tsvector(
-        literal_column("'simple'::regconfig"), bindparam("search_body")
-    )
-    return insert(target).values(body_tsv=vector)
+    lexemes = bindparam("search_lexemes", type_=postgresql.ARRAY(Text))
+    return insert(target).values(body_tsv=func.array_to_tsvector(lexemes))
 
 
 def store_documents(session: Session, documents: Sequence[SearchDocument]) -> None:
@@ -366,7 +406,7 @@ def store_documents(session: Session, documents: Sequence[SearchDocument]) -> No
         ]
         if postgres:
             for row, document in zip(catalog_rows, chunk):
-                row["search_body"] = document.body
+                row["search_lexemes"] = search_lexemes(document.body)
         session.execute(insert_documents, catalog_rows)
         texts = [
             {"recap_id": document.recap_id, "body": document.body} for document in chunk
@@ -783,12 +823,12 @@ def _postgres_text_plan(
 ) -> _Plan:
     def match(ts_query: str) -> ColumnElement[bool]:
         return text(
-            "archive_documents.body_tsv @@ to_tsquery('simple', :ts_query)"
+            "archive_documents.body_tsv @@ CAST(:ts_query AS tsquery)"
         ).bindparams(ts_query=ts_query)
 
     metadata = conditions
-    word_queries = [f"{word}:*" for word in words]
-    conditions = metadata + [match(" & ".join(word_queries))]
+    word_queries = [_postgres_tsquery([word]) for word in words]
+    conditions = metadata + [match(_postgres_tsquery(words))]
     matching = select(ArchiveDocument.recap_id).where(*conditions)
 
     if _is_selective(session, metadata):
@@ -813,14 +853,15 @@ def _postgres_text_plan(
     costs = _TextCosts(
         rows=_postgres_catalog_rows(session), entries=entries, matches=estimate
     )
-    if costs.bitmap(costs.matches) <= costs.walk(needed):
+    # A walk finds the page but not the count, which costs a query of its own.
+    counted = min(costs.matches, COUNT_LIMIT + 1)
+    count_by_walk = costs.walk(counted) < costs.bitmap(counted)
+    count_cost = min(costs.walk(counted), costs.bitmap(counted))
+    if costs.bitmap(costs.matches) <= count_cost + costs.walk(needed):
         # One pass over the GIN bitmap finds, sorts and counts the matches.
         return _Plan(conditions, settings=_BITMAP_SCANS, count_with_page=True)
 
-    counted = min(costs.matches, COUNT_LIMIT + 1)
-    count_settings = (
-        _ROW_SCAN if costs.walk(counted) < costs.bitmap(counted) else _BITMAP_SCANS
-    )
+    count_settings = _ROW_SCAN if count_by_walk else _BITMAP_SCANS
     with _planner_settings(session, count_settings):
         count = _capped_count(session, matching, COUNT_LIMIT + 1)
     if count <= COUNT_LIMIT:

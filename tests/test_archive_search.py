@@ -440,6 +440,9 @@ def test_metadata_filters_match_expectations(generated):
 TEXT_QUERIES = (
     "jembatan",
     "jemb",
+    "je",
+    "j",
+    "jembata",
     "banjir cerme",
     "Puskesmas  MANYAR!",
     "november 1999",
@@ -456,6 +459,8 @@ def test_full_text_matches_expectations(generated):
         assert expected, f"{query!r} should find something in the generated data"
         assert all_ids(filters(text=query)) == expected, query
     assert all_ids(filters(text="kata-yang-tidak-ada")) == set()
+    # Accents are dropped from queries as from documents.
+    assert all_ids(filters(text="JÉMB")) == generated.matching_text("jemb")
     combined = filters(text="sampah", status="archived", year=1990)
     assert all_ids(combined) == generated.matching_text("sampah") & generated.ids(
         lambda r: r.status == "archived" and r.year == 1990
@@ -597,6 +602,24 @@ def _parsed(args: dict[str, str]) -> dict:
     parsed, errors = archive.parse_filters(args)
     assert errors == []
     return {name: getattr(parsed, name) for name in parsed.__dataclass_fields__}
+
+
+def test_search_lexemes_add_short_prefixes():
+    lexemes = archive.search_lexemes("jalan rusak di 2026")
+    assert lexemes == sorted(lexemes)
+    for word in ("jalan", "rusak", "di", "2026"):
+        assert word in lexemes
+    for prefix in ("~ja", "~jal", "~jala", "~ru", "~rus", "~rusa", "~di", "~20"):
+        assert prefix in lexemes
+    assert "~j" not in lexemes
+    assert "~jalan" not in lexemes
+    assert "~d" not in lexemes
+    assert archive.search_lexemes("") == []
+
+
+def test_postgres_tsquery_uses_prefix_lexemes():
+    query = archive._postgres_tsquery(["j", "ja", "jal", "jala", "jalan"])
+    assert query == "'j':* & '~ja' & '~jal' & '~jala' & 'jalan':*"
 
 
 def test_invalid_filters_are_reported_and_ignored():

@@ -7,8 +7,12 @@ Create Date: 2026-12-04 18:30:00
 A GIN index returns row locations, so every match costs a visit to the heap
 of the indexed table. With the vector in ``archive_texts`` those visits
 landed on rows that also carried the whole search text, and a common prefix
-read thousands of pages. In the catalog they land on narrow rows that hold
-the sort and filter columns, so a match can be sorted without a join.
+read thousands of pages. In the catalog they land on rows that hold the sort
+and filter columns, so a match can be sorted without a join.
+
+The new vector also holds each word's first 2, 3 and 4 letters as lexemes of
+their own, so a short prefix reads one GIN entry instead of merging the
+entries of every word that starts with it.
 
 ``toast_tuple_target = 128`` moves a vector out of line whenever PostgreSQL
 toasts the row, which it does once the row passes about 2 kB. Smaller vectors
@@ -30,10 +34,27 @@ def upgrade() -> None:
         return
     op.execute("ALTER TABLE archive_documents SET (toast_tuple_target = 128)")
     op.execute("ALTER TABLE archive_documents ADD COLUMN body_tsv tsvector")
+    # The lexemes are the words of the search text and, marked with "~",
+    # their first 2, 3 and 4 letters, as sigrekap.archive.search_lexemes
+    # writes them.
     op.execute(
-        "UPDATE archive_documents SET body_tsv = "
-        "to_tsvector('simple'::regconfig, archive_texts.body) "
-        "FROM archive_texts WHERE archive_texts.recap_id = archive_documents.recap_id"
+        """
+        UPDATE archive_documents SET body_tsv = (
+            SELECT array_to_tsvector(array_agg(DISTINCT lexeme))
+            FROM (
+                SELECT word AS lexeme
+                FROM unnest(string_to_array(archive_texts.body, ' ')) AS word
+                WHERE word <> ''
+                UNION
+                SELECT '~' || left(word, length)
+                FROM unnest(string_to_array(archive_texts.body, ' ')) AS word,
+                    generate_series(2, 4) AS length
+                WHERE char_length(word) >= length
+            ) AS lexemes
+        )
+        FROM archive_texts
+        WHERE archive_texts.recap_id = archive_documents.recap_id
+        """
     )
     op.execute(
         "CREATE INDEX ix_archive_documents_body_tsv ON archive_documents "
