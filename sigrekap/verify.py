@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from typing import Any, TypeAlias
@@ -159,6 +159,9 @@ class SignatureReport:
     timestamp_time: dt.datetime | None = None
     timestamp_authority: str | None = None
     timestamp_trusted: bool | None = None
+    certificate_checked_at: dt.datetime | None = None
+    """Set when the signer's certificate has expired since the trusted
+    timestamp and its chain was therefore checked at the timestamp's time."""
     revision: int | None = None
     """Number of the revision the signature covers, counted from 1."""
     coverage: str | None = None
@@ -181,7 +184,7 @@ class SignatureReport:
         data = asdict(self)
         data["ok"] = self.ok
         data["role_label"] = self.role_label
-        for key in ("signing_time", "timestamp_time"):
+        for key in ("signing_time", "timestamp_time", "certificate_checked_at"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
@@ -272,6 +275,7 @@ def verify_pdf(
     trust_roots: Iterable[TrustRoot],
     *,
     crls: Iterable[bytes] = (),
+    moment: dt.datetime | None = None,
 ) -> VerificationReport:
     """Validate every signature of a PDF against ``trust_roots``.
 
@@ -279,6 +283,10 @@ def verify_pdf(
     revocation is checked only for certificates whose issuer published one
     of ``crls``, and a missing CRL alone does not fail (soft-fail). A file
     that makes the checks fail with an exception is reported as invalid.
+
+    ``moment`` is the validation time, by default the current time. A signer
+    certificate that has expired by then still counts as trusted when a
+    trusted timestamp shows that the signature was made while it was valid.
     """
     roots = [to_asn1_certificate(cert) for cert in trust_roots]
     crl_list = [asn1_crl.CertificateList.load(item) for item in crls]
@@ -287,7 +295,7 @@ def verify_pdf(
     if isinstance(opened, VerificationReport):
         return opened
     try:
-        return _verify_document(opened, data, digest, roots, crl_list)
+        return _verify_document(opened, data, digest, roots, crl_list, moment)
     except Exception:
         # Fail closed, because a hostile file must not become a server error
         # or a valid verdict. The trace is logged since the cause may be a bug
@@ -302,6 +310,7 @@ def _verify_document(
     digest: str,
     roots: list[asn1_x509.Certificate],
     crls: list[asn1_crl.CertificateList],
+    moment: dt.datetime | None,
 ) -> VerificationReport:
     try:
         fields = list(_signature_fields(reader))
@@ -315,8 +324,25 @@ def _verify_document(
         )
 
     # One context for all signatures: certificates and CRLs are parsed once.
-    context = ValidationContext(trust_roots=roots, crls=crls, allow_fetching=False)
-    checked = [_check_signature(reader, item, context, crls) for item in filled]
+    context = ValidationContext(
+        trust_roots=roots, crls=crls, allow_fetching=False, moment=moment
+    )
+
+    def context_at(then: dt.datetime) -> ValidationContext:
+        # The CRLs at hand were issued after the timestamp, and
+        # retroactive_revinfo lets them count for its time.
+        return ValidationContext(
+            trust_roots=roots,
+            crls=crls,
+            allow_fetching=False,
+            moment=then,
+            retroactive_revinfo=True,
+        )
+
+    checked = [
+        _check_signature(reader, item, _Contexts(context, context_at), crls)
+        for item in filled
+    ]
     checked.sort(key=lambda item: (item.revision is None, item.revision or 0))
 
     problems: list[str] = []
@@ -435,10 +461,18 @@ def _get(dictionary: generic.DictionaryObject, key: str) -> Any:
 # One signature
 
 
+@dataclass
+class _Contexts:
+    """Validation contexts: one at the validation time, and a factory for others."""
+
+    now: ValidationContext
+    at: Callable[[dt.datetime], ValidationContext]
+
+
 def _check_signature(
     reader: PdfFileReader,
     sig_field: _Field,
-    context: ValidationContext,
+    contexts: _Contexts,
     crls: list[asn1_crl.CertificateList],
 ) -> _Checked:
     """Validate one filled signature field and report every failure as a problem."""
@@ -472,7 +506,7 @@ def _check_signature(
     checked.revision = embedded.signed_revision
     report.revision = embedded.signed_revision + 1
     try:
-        _validate(report, embedded, reader, context, crls)
+        _validate(report, embedded, reader, contexts, crls)
     except Exception as exc:  # noqa: BLE001 - hostile input must not crash
         logger.info("Validation of field %s failed: %r", sig_field.name, exc)
         report.problems.append(
@@ -530,7 +564,7 @@ def _validate(
     report: SignatureReport,
     embedded: EmbeddedPdfSignature,
     reader: PdfFileReader,
-    context: ValidationContext,
+    contexts: _Contexts,
     crls: list[asn1_crl.CertificateList],
 ) -> None:
     # The change analysis always runs (skip_diff=False), because it is what
@@ -538,7 +572,7 @@ def _validate(
     if embedded.sig_object_type == "/DocTimeStamp":
         report.kind = "document_timestamp"
         ts_status = validate_pdf_timestamp(
-            embedded, validation_context=context, skip_diff=False
+            embedded, validation_context=contexts.now, skip_diff=False
         )
         _fill_common(report, ts_status, crls)
         report.timestamp_time = ts_status.timestamp
@@ -551,10 +585,25 @@ def _validate(
 
     status = validate_pdf_signature(
         embedded,
-        signer_validation_context=context,
+        signer_validation_context=contexts.now,
         key_usage_settings=_KEY_USAGE,
         skip_diff=False,
     )
+    if _expired_after_timestamp(status, crls):
+        # The trusted timestamp proves that the signature existed at its time,
+        # so the signer's chain is checked as it stood then. The timestamp
+        # itself is still checked at the validation time.
+        checked_at = status.timestamp_validity.timestamp
+        then = validate_pdf_signature(
+            embedded,
+            signer_validation_context=contexts.at(checked_at),
+            ts_validation_context=contexts.now,
+            key_usage_settings=_KEY_USAGE,
+            skip_diff=False,
+        )
+        if then.trusted and not then.revoked:
+            status = then
+            report.certificate_checked_at = checked_at
     _fill_common(report, status, crls)
     report.certification = _is_certification(reader, embedded)
     report.signing_time = status.signer_reported_dt
@@ -652,9 +701,12 @@ def _certificate_kind(cert: asn1_x509.Certificate) -> str:
     return "other"
 
 
+_EXPIRED_INDICATIONS = ("EXPIRED", "OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED")
+
+
 def _trust_problem(status: PdfSignatureStatus | DocumentTimestampStatus) -> str:
     indication = getattr(status.trust_problem_indic, "name", "")
-    if indication in ("EXPIRED", "OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED"):
+    if indication in _EXPIRED_INDICATIONS:
         return "Sertifikat penanda tangan sudah kedaluwarsa."
     if indication == "NOT_YET_VALID":
         return "Sertifikat penanda tangan belum berlaku."
@@ -684,6 +736,45 @@ def _revocation(
     if any(crl.issuer == cert.issuer for crl in crls):
         return "good"
     return "unknown"
+
+
+def _expired_after_timestamp(
+    status: PdfSignatureStatus, crls: list[asn1_crl.CertificateList]
+) -> bool:
+    """Tell whether only the signer certificate's expiry, after a trusted
+    timestamp that falls within its validity, keeps the signature untrusted.
+
+    A certificate that any CRL lists as revoked does not qualify, whatever
+    the revocation date, because the key may have leaked before it.
+    """
+    indication = getattr(status.trust_problem_indic, "name", "")
+    tst = status.timestamp_validity
+    return (
+        status.intact
+        and status.valid
+        and not status.trusted
+        and not status.revoked
+        and not _listed_as_revoked(status.signing_cert, crls)
+        and indication in _EXPIRED_INDICATIONS
+        and tst is not None
+        and tst.intact
+        and tst.valid
+        and tst.trusted
+        and _valid_at(status.signing_cert, tst.timestamp)
+    )
+
+
+def _listed_as_revoked(
+    cert: asn1_x509.Certificate, crls: list[asn1_crl.CertificateList]
+) -> bool:
+    serial = cert.serial_number
+    for crl in crls:
+        if crl.issuer != cert.issuer:
+            continue
+        entries = crl["tbs_cert_list"]["revoked_certificates"]
+        if any(entry["user_certificate"].native == serial for entry in entries):
+            return True
+    return False
 
 
 def _valid_at(cert: asn1_x509.Certificate, moment: dt.datetime) -> bool:

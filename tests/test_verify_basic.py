@@ -78,7 +78,8 @@ def office():
     }
 
 
-def sign_role(pdf: bytes, office, role: str) -> bytes:
+def sign_role(pdf: bytes, office, role: str, key=None) -> bytes:
+    """Sign the role's field with its key, or with ``key`` in its place."""
     stamp = signing.StampInfo(
         name=f"Pejabat {role.title()}",
         role_label=f"Paraf {role}",
@@ -88,7 +89,7 @@ def sign_role(pdf: bytes, office, role: str) -> bytes:
     return signing.sign_field(
         pdf,
         SIGNATURE_FIELDS[role],
-        office[role].to_signer(),
+        (key or office[role]).to_signer(),
         office["timestamper"],
         stamp=stamp,
         lock=role == "kadis",
@@ -305,6 +306,74 @@ def test_revoked_certificate_is_invalid(revisions, roots, office):
     by_role = {sig.role: sig for sig in report.signatures}
     assert not by_role["kabid"].trusted
     assert any("dicabut" in p for p in by_role["kabid"].problems)
+    assert by_role["kasi"].ok
+
+
+# Validation time
+
+
+def after_days(days: int) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+
+
+def test_expired_certificate_checked_at_timestamp(revisions, roots):
+    # Personal certificates last 730 days, the seal and the TSA 1,825 days.
+    report = verify_pdf(revisions[-1], roots, moment=after_days(800))
+    assert report.exit_code == EXIT_VALID, report.to_dict()
+    by_role = {sig.role: sig for sig in report.signatures}
+    assert by_role["seal"].certificate_checked_at is None
+    for role in ("kasi", "kabid", "kadis"):
+        signature = by_role[role]
+        assert signature.trusted, role
+        assert signature.certificate_checked_at == signature.timestamp_time, role
+    assert report.to_dict()["signatures"][1]["certificate_checked_at"]
+
+
+def test_expired_timestamp_authority_is_invalid(revisions, roots):
+    report = verify_pdf(revisions[-1], roots, moment=after_days(2000))
+    assert report.exit_code == EXIT_INVALID
+    for signature in report.signatures:
+        assert not signature.trusted, signature.role
+        assert signature.certificate_checked_at is None, signature.role
+        assert "Sertifikat penanda tangan sudah kedaluwarsa." in signature.problems
+
+
+def test_certificate_expired_before_signing_is_invalid(
+    revisions, roots, office, monkeypatch
+):
+    # Issued an hour ago and valid for no time at all.
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    monkeypatch.setattr(pki, "_now", lambda: an_hour_ago)
+    expired = pki.issue_signing_certificate(
+        office["ca"],
+        name="Pejabat Kasi",
+        title="Jabatan kasi",
+        nip="198001012005011009",
+        office=OFFICE,
+        valid_days=0,
+    )
+    monkeypatch.undo()
+    signed = sign_role(revisions[1], office, "kasi", key=expired)
+    for moment in (None, after_days(800)):
+        report = verify_pdf(signed, roots, moment=moment)
+        assert report.exit_code == EXIT_INVALID
+        kasi = report.signatures[1]
+        assert not kasi.trusted
+        assert kasi.certificate_checked_at is None
+        assert kasi.certificate_valid_at_signing is False
+
+
+def test_revoked_certificate_stays_invalid_after_expiry(revisions, roots, office):
+    # Revoked after the signature: the key may have leaked before the date.
+    crl = pki.make_crl(
+        office["ca"],
+        [(office["kabid"].certificate.serial_number, dt.datetime.now(dt.UTC))],
+    )
+    report = verify_pdf(revisions[-1], roots, crls=[crl], moment=after_days(800))
+    by_role = {sig.role: sig for sig in report.signatures}
+    assert report.exit_code == EXIT_INVALID
+    assert not by_role["kabid"].ok
+    assert by_role["kabid"].certificate_checked_at is None
     assert by_role["kasi"].ok
 
 
