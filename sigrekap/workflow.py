@@ -48,10 +48,11 @@ REVISION_LABELS = {
     "kabid": "Paraf Kepala Bidang",
     "kadis": "Tanda tangan Kepala Dinas",
 }
-STAMP_ROLE_LABELS = {
-    "kasi": "Paraf Kepala Seksi",
-    "kabid": "Paraf Kepala Bidang",
-    "kadis": "Tanda Tangan Kepala Dinas",
+#: The mark and the position named on each role's stamp.
+STAMP_ROLE_PARTS = {
+    "kasi": ("Paraf", "Kepala Seksi"),
+    "kabid": ("Paraf", "Kepala Bidang"),
+    "kadis": ("Tanda Tangan", "Kepala Dinas"),
 }
 # Service standard of each step, from the office's operating procedure.
 STANDARD_TIMES = {
@@ -117,6 +118,16 @@ def acting_kind(session: Session, user: User, role: str) -> str:
         )
     )
     return kind or "Plt"
+
+
+def position_title(session: Session, role: str) -> str:
+    """Return the full title of an approving position, as its holder has it."""
+    holder_title = session.scalar(
+        select(User.title)
+        .where(User.role == role, User.is_active.is_(True), User.title != "")
+        .order_by(User.id)
+    )
+    return holder_title or STAMP_ROLE_PARTS[role][1]
 
 
 def revision_chain(session: Session, revision: Revision | None) -> list[Revision]:
@@ -329,14 +340,18 @@ def approve(
     verification_url = (
         f"{settings.base_url.rstrip('/')}/verifikasi/{recap.verification_code}"
     )
-    role_label = STAMP_ROLE_LABELS[role]
+    mark, position = STAMP_ROLE_PARTS[role]
+    title = actor.title
     if actor.role != role:
-        # An acting official signs under their own name, marked Plt./Plh.
-        role_label = f"{acting_kind(session, actor, role)}. {role_label}"
+        # An acting official signs under their own name, for the position they
+        # act in, marked Plt. or Plh. as official letters are.
+        kind = acting_kind(session, actor, role)
+        position = f"{kind}. {position}"
+        title = f"{kind}. {position_title(session, role)}"
     stamp = signing.StampInfo(
         name=actor.name,
-        role_label=role_label,
-        title=actor.title,
+        role_label=f"{mark} {position}",
+        title=title,
         nip=actor.nip or "",
         signed_at=dt.datetime.now(WIB).replace(microsecond=0),
         verification_url=verification_url,

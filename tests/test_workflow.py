@@ -10,7 +10,7 @@ from conftest import FIXTURES
 from pdftools import assert_all_valid_and_trusted, make_nss_database, pdfsig_blocks
 from sqlalchemy import select
 
-from sigrekap import audit, db, demo, importing, keys, recaps, workflow
+from sigrekap import audit, db, demo, importing, keys, recaps, signing, workflow
 from sigrekap.domain import SEAL_FIELD, SIGNATURE_FIELDS
 from sigrekap.errors import ConflictError, PermissionDeniedError, UserError
 from sigrekap.models import ActingAppointment, AuditEvent, Recap, Revision, User
@@ -428,8 +428,17 @@ def test_step_durations_recorded(chain):
     assert not entries[-1].is_over_standard
 
 
-def test_acting_head_signs_with_own_key(app, chain, nss, tmp_path):
+def test_acting_head_signs_with_own_key(app, chain, nss, tmp_path, monkeypatch):
     from sigrekap import accounts
+
+    stamps = []
+    sign_field = signing.sign_field
+
+    def record_stamp(*args, **kwargs):
+        stamps.append(kwargs["stamp"])
+        return sign_field(*args, **kwargs)
+
+    monkeypatch.setattr(signing, "sign_field", record_stamp)
 
     deputy = accounts.create_user(
         chain.session, chain.users["sysadmin"], username="sekdin", password="sandi-sekdin-1",
@@ -450,6 +459,13 @@ def test_acting_head_signs_with_own_key(app, chain, nss, tmp_path):
     assert chain.recap.status == "signed"
     blocks = _assert_genuine(app, nss, chain.current_pdf(), tmp_path, SIGNATURE_FIELDS["kadis"])
     assert "Hendra Gunawan" in blocks[SIGNATURE_FIELDS["kadis"]]
+    # The stamp names the position the deputy acts in, not their own.
+    kadis_title = chain.users["kadis"].title
+    assert stamps[-1].name == "Hendra Gunawan, S.E."
+    assert stamps[-1].title == f"Plh. {kadis_title}"
+    assert stamps[-1].role_label == "Tanda Tangan Plh. Kepala Dinas"
+    assert stamps[0].role_label == "Paraf Kepala Seksi"
+    assert stamps[0].title == chain.users["kasi"].title
 
 
 def test_submitted_figures_survive_later_import(app, chain):
