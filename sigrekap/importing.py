@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import accounts, archive
-from .domain import COMPLAINT_FIELDS
+from .domain import COMPLAINT_FIELDS, Period
 from .errors import NotFoundError, PermissionDeniedError, UserError
 from .lapor import LaporImportError, ParseResult, parse_export
 from .models import Complaint, ImportBatch, Recap, User, utcnow
@@ -33,10 +33,26 @@ class ImportPreview:
     result: ParseResult
     new_count: int
     update_count: int
+    period: Period
+    #: Records received within the recap's period.
+    period_count: int
 
     @property
     def can_confirm(self) -> bool:
         return not self.result.has_errors and bool(self.result.records)
+
+    @property
+    def notices(self) -> list[str]:
+        """Warnings about the file as a whole, which do not block the import."""
+        if not self.result.records or self.period_count:
+            return []
+        message = (
+            f"Berkas ini tidak memuat laporan yang diterima pada periode "
+            f"{self.period.label()}. Rekapitulasi periode ini hanya akan berisi "
+            "pengaduan bulan sebelumnya yang belum selesai. Pastikan berkas "
+            "ekspor LAPOR! mencakup periode yang benar."
+        )
+        return [message]
 
 
 def _require_admin(actor: User) -> None:
@@ -64,6 +80,19 @@ def _count_changes(session: Session, result: ParseResult) -> tuple[int, int]:
     return len(result.records) - len(existing), len(existing)
 
 
+def _make_preview(
+    session: Session, recap: Recap, token: str, filename: str, result: ParseResult
+) -> ImportPreview:
+    new_count, update_count = _count_changes(session, result)
+    period = Period.parse(recap.period)
+    period_count = sum(
+        1 for record in result.records if period.contains(record.received_at)
+    )
+    return ImportPreview(
+        token, filename, result, new_count, update_count, period, period_count
+    )
+
+
 def _upload_paths(upload_dir: Path, token: str) -> tuple[Path, Path]:
     if not TOKEN_PATTERN.fullmatch(token):
         raise NotFoundError("Pratinjau impor tidak ditemukan. Unggah berkas lagi.")
@@ -84,9 +113,9 @@ def preview_import(
     _require_admin(actor)
     _require_draft(recap)
     result = _parse(data, filename, max_bytes)
-    new_count, update_count = _count_changes(session, result)
-
     token = secrets.token_urlsafe(24)
+    preview = _make_preview(session, recap, token, filename, result)
+
     upload_dir.mkdir(parents=True, exist_ok=True)
     data_path, meta_path = _upload_paths(upload_dir, token)
     data_path.write_bytes(data)
@@ -100,7 +129,7 @@ def preview_import(
         len(result.records),
         len(result.problems),
     )
-    return ImportPreview(token, filename, result, new_count, update_count)
+    return preview
 
 
 def load_preview(
@@ -125,8 +154,7 @@ def load_preview(
             "Pratinjau impor ini milik pengguna atau rekap lain."
         )
     result = _parse(data_path.read_bytes(), meta["filename"], max_bytes)
-    new_count, update_count = _count_changes(session, result)
-    return ImportPreview(token, meta["filename"], result, new_count, update_count)
+    return _make_preview(session, recap, token, meta["filename"], result)
 
 
 def discard_preview(upload_dir: Path, token: str) -> None:

@@ -26,7 +26,7 @@ from typing import Literal
 import python_calamine
 
 from .domain import ComplaintRecord
-from .stats import is_finished_status
+from .stats import LAPOR_STATUSES, is_finished_status, is_known_status
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_CELL_CHARS = 32_767
 # Exports often open with title lines, so the header row is searched for.
 HEADER_SEARCH_ROWS = 20
+#: Tracking IDs are numbers. A longer one is more likely a NIK (16 digits) or
+#: a phone number in the wrong column, so it is imported with a warning.
+MAX_TRACKING_DIGITS = 15
 
 # Zip-bomb limits, checked before calamine opens a workbook. A 20,000-row
 # export written by openpyxl inflates to about 17 MB, a ratio of about 13:1.
@@ -663,6 +666,7 @@ class _RowReader:
                 "Judul dan isi laporan kosong; pengaduan tetap diimpor tanpa uraian.",
                 "warning",
             )
+        self._check_status(row, texts.get("status", ""))
         self._check_finished_status(row, texts.get("status", ""), finished_at, values)
         return ComplaintRecord(
             tracking_id=tracking_id,
@@ -692,6 +696,16 @@ class _RowReader:
                 "ID tracking kosong. Setiap laporan LAPOR! memiliki ID.",
             )
             return ""
+        if not tracking_id.isdigit() or len(tracking_id) > MAX_TRACKING_DIGITS:
+            self._problem(
+                row,
+                column,
+                tracking_id,
+                f"ID tracking LAPOR! berupa angka dengan paling banyak "
+                f"{MAX_TRACKING_DIGITS} digit. Periksa apakah kolom ini memang "
+                "berisi ID tracking; baris tetap diimpor dengan ID ini.",
+                "warning",
+            )
         first_row = self.first_row_of_id.setdefault(tracking_id, row)
         if first_row != row:
             self._problem(
@@ -720,6 +734,20 @@ class _RowReader:
                 row, self._column(name), _cell_text(values.get(name)), str(exc)
             )
             return False
+
+    def _check_status(self, row: int, status: str) -> None:
+        if "status" not in self.header.fields or is_known_status(status):
+            return
+        known = ", ".join(LAPOR_STATUSES)
+        reason = "Status kosong" if not status else f"Status {status!r} tidak dikenal"
+        self._problem(
+            row,
+            self._column("status"),
+            status,
+            f"{reason}; pengaduan ini dihitung belum selesai. Status LAPOR! yang "
+            f"dikenal: {known}.",
+            "warning",
+        )
 
     def _check_finished_status(
         self,

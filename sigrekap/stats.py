@@ -36,6 +36,16 @@ logger = logging.getLogger(__name__)
 # finish date counts as finished.
 FINISHED_STATUSES = frozenset({"Selesai", "Diarsipkan", "Bukan Kewenangan"})
 _FINISHED_KEYS = frozenset(status.casefold() for status in FINISHED_STATUSES)
+#: Statuses seen in LAPOR! exports. An import warns about any other value,
+#: because the recap counts it as not finished.
+LAPOR_STATUSES = (
+    "Belum Diverifikasi",
+    "Belum Ditindaklanjuti",
+    "Proses",
+    "Ditunda",
+    *sorted(FINISHED_STATUSES),
+)
+_LAPOR_STATUS_KEYS = frozenset(status.casefold() for status in LAPOR_STATUSES)
 
 # Label under which empty or missing values are counted in the tables.
 UNFILLED_LABEL = "(Tidak diisi)"
@@ -141,6 +151,11 @@ def _rows_to_dict(rows: list[tuple[str, int]]) -> list[dict[str, Any]]:
 def is_finished_status(status: str | None) -> bool:
     """Tell whether a LAPOR! status ends a complaint (case and spaces ignored)."""
     return status is not None and status.strip().casefold() in _FINISHED_KEYS
+
+
+def is_known_status(status: str) -> bool:
+    """Tell whether a status is one LAPOR! uses (case and spaces ignored)."""
+    return status.strip().casefold() in _LAPOR_STATUS_KEYS
 
 
 def is_finished(complaint: Any, as_of: dt.datetime | None = None) -> bool:

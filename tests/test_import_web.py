@@ -133,6 +133,24 @@ def test_upload_with_row_errors_cannot_be_confirmed(app, client, auth):
     assert _complaint_count(app) == 0
 
 
+def test_export_without_period_rows_warns(app, client, auth):
+    recap_id = _create_recap(client, auth)
+    data = (
+        "ID Tracking,Tanggal Laporan,Judul Laporan,Kategori,Sumber,Instansi Tujuan,Status\n"
+        "111,2026-09-02 08:00,Jalan rusak,Infrastruktur,Website,Dinas PU,Proses\n"
+    ).encode()
+    response = _upload(client, auth, recap_id, "september.csv", data)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "tidak memuat laporan yang diterima pada periode November 2026" in page
+    # A warning only: the rows can still be imported.
+    assert "Konfirmasi impor" in page
+
+    data = data.replace(b"2026-09-02", b"2026-11-02")
+    response = _upload(client, auth, recap_id, "november.csv", data)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "tidak memuat laporan yang diterima" not in page
+
+
 def test_cancel_import_discards_upload(app, client, auth):
     recap_id = _create_recap(client, auth)
     response = _upload(client, auth, recap_id, "a.csv", (FIXTURES / "lapor-2026-11.csv").read_bytes())

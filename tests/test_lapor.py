@@ -458,6 +458,58 @@ def test_expected_columns_missing_are_warnings():
     }
 
 
+def warnings_of(result, column):
+    return [p for p in result.warnings if p.column == column]
+
+
+@pytest.mark.parametrize(
+    "tracking_id", ["LAP-2026-001", "74140751x", "1" * 16, "3578012345678901"]
+)
+def test_unusual_tracking_id_warns(tracking_id):
+    rows = [make_row(1), make_row(2, tracking_id=tracking_id)]
+    result = parse_export(to_csv(table(rows)), "lapor.csv")
+    assert len(result.records) == 2
+    assert not errors_of(result)
+    warnings = warnings_of(result, "ID Tracking")
+    assert [w.row for w in warnings] == [3]
+    assert warnings[0].value == tracking_id
+    assert "angka" in warnings[0].reason
+
+
+def test_numeric_tracking_ids_do_not_warn():
+    rows = [make_row(1, tracking_id="7"), make_row(2, tracking_id="1" * 15)]
+    result = parse_export(to_csv(table(rows)), "lapor.csv")
+    assert warnings_of(result, "ID Tracking") == []
+
+
+@pytest.mark.parametrize("status", ["Sedang Dibahas", "Selesai?", ""])
+def test_unknown_or_empty_status_warns(status):
+    rows = [make_row(1), make_row(2, Status=status)]
+    result = parse_export(to_csv(table(rows)), "lapor.csv")
+    assert len(result.records) == 2
+    warnings = warnings_of(result, "Status")
+    assert [w.row for w in warnings] == [3]
+    assert "dihitung belum selesai" in warnings[0].reason
+    assert "Belum Diverifikasi" in warnings[0].reason
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        "Belum Diverifikasi",
+        "belum ditindaklanjuti",
+        "PROSES",
+        "Ditunda",
+        " Selesai ",
+        "Diarsipkan",
+        "Bukan Kewenangan",
+    ],
+)
+def test_known_status_does_not_warn(status):
+    result = parse_export(to_csv(table([make_row(1, Status=status)])), "lapor.csv")
+    assert warnings_of(result, "Status") == []
+
+
 def test_content_without_title_column_is_enough():
     headers = ["ID Tracking", "Tanggal Laporan", "Isi Laporan"]
     result = parse_export(to_csv([headers, ["1", "2026-11-05", "isi"]]), "a.csv")
