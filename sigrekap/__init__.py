@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PUBLIC_BASE_URL="http://127.0.0.1:5000",
         TSA_URL=None,
         TSA_TIMEOUT=10.0,
+        VERIFY_UPLOADS_PER_MINUTE=20,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -78,6 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    verify_views.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(recap_views.bp)

@@ -2,7 +2,8 @@
 
 None of these pages needs a login. Uploads are recognised as PDF by their
 content, never by their name, and are limited by the app's
-MAX_CONTENT_LENGTH. Every form posts with a CSRF token.
+MAX_CONTENT_LENGTH and, per client address, by VERIFY_UPLOADS_PER_MINUTE.
+Every form posts with a CSRF token.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     current_app,
     jsonify,
@@ -28,6 +30,7 @@ from flask import (
 from . import accounts, db, keys, recaps, workflow
 from .errors import UserError
 from .models import ROLE_LABELS, Recap
+from .ratelimit import SlidingWindowLimiter
 from .signing import format_indonesian_datetime
 from .verify import (
     CHANGES_LABELS,
@@ -52,6 +55,17 @@ CERTIFICATE_KIND_LABELS = {
     "other": "Sertifikat lain (bukan pribadi dan bukan segel kantor)",
 }
 NO_FILE_MESSAGE = "Pilih berkas PDF yang akan diperiksa terlebih dahulu."
+
+
+def init_app(app: Flask) -> None:
+    """Create the rate limiters of public uploads from the app's configuration."""
+    app.extensions["sigrekap_rate_limiters"] = {
+        "verify_upload": SlidingWindowLimiter(
+            app.config["VERIFY_UPLOADS_PER_MINUTE"], 60
+        ),
+        # One log line per client and minute, however many requests it sends.
+        "verify_upload_log": SlidingWindowLimiter(1, 60),
+    }
 
 
 @bp.get("/verifikasi")
@@ -138,8 +152,11 @@ def _verify_upload(
             return render_template("_messages.html", errors=[NO_FILE_MESSAGE]), 422
         return render_template(page, **page_context(), form_error=NO_FILE_MESSAGE), 422
 
-    # NOTE: public uploads are not rate-limited, and each verification of a
-    # recap takes roughly 0.1 to 0.2 s of CPU (see bench/bench_verify.py).
+    # Each verification of a recap takes roughly 0.1 to 0.2 s of CPU (see
+    # bench/bench_verify.py), so uploads are rate-limited per client address.
+    wait = _upload_limiter().hit(request.remote_addr or "-")
+    if wait:
+        return _too_many_uploads(page, page_context, wait)
     report = verify_pdf(data, _trust_roots())
     match = match_archive(db.session(), report.sha256) if report.sha256 else None
     logger.info(
@@ -153,6 +170,31 @@ def _verify_upload(
     if is_htmx():
         return render_template("verify/_result.html", **result)
     return render_template(page, **{**page_context(), **result})
+
+
+def _upload_limiter() -> SlidingWindowLimiter:
+    return current_app.extensions["sigrekap_rate_limiters"]["verify_upload"]
+
+
+def _too_many_uploads(page: str, page_context: Callable[[], dict[str, Any]], wait: int):  # type: ignore[no-untyped-def]
+    client = request.remote_addr or "-"
+    log_limiter = current_app.extensions["sigrekap_rate_limiters"]["verify_upload_log"]
+    if not log_limiter.hit(client):
+        logger.warning(
+            "Verification uploads from %s over the limit of %s a minute; "
+            "rejecting for %s s",
+            client,
+            current_app.config["VERIFY_UPLOADS_PER_MINUTE"],
+            wait,
+        )
+    message = (
+        "Terlalu banyak berkas diperiksa dari alamat ini dalam satu menit. "
+        f"Coba lagi dalam {wait} detik."
+    )
+    headers = {"Retry-After": str(wait)}
+    if is_htmx():
+        return render_template("_messages.html", errors=[message]), 429, headers
+    return render_template(page, **page_context(), form_error=message), 429, headers
 
 
 def _not_found(code: str):  # type: ignore[no-untyped-def]

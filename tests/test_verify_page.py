@@ -16,6 +16,7 @@ from test_verify_forgeries import build_world
 
 from sigrekap import db, recaps
 from sigrekap.models import User
+from sigrekap.ratelimit import SlidingWindowLimiter
 from sigrekap.verify_views import NO_FILE_MESSAGE
 
 pytestmark = pytest.mark.skipif(
@@ -186,6 +187,36 @@ def test_upload_requires_csrf_token(client, world):
     )
     assert response.status_code == 400
     assert "data-verdict" not in text_of(response)
+
+
+def test_uploads_over_rate_limit_get_429(client, world, monkeypatch):
+    limiters = world.app.extensions["sigrekap_rate_limiters"]
+    monkeypatch.setitem(limiters, "verify_upload", SlidingWindowLimiter(2, 60))
+    pdf = world.revisions["kadis"]
+    for _ in range(2):
+        assert post_file(client, "/verifikasi", pdf).status_code == 200
+
+    response = post_file(client, "/verifikasi", pdf)
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    page = text_of(response)
+    assert "Terlalu banyak berkas diperiksa" in page
+    assert "data-verdict" not in page
+
+    response = post_file(client, "/verifikasi", pdf, headers=HTMX)
+    assert response.status_code == 429
+    assert "Terlalu banyak berkas diperiksa" in text_of(response)
+    # Another client address still gets through.
+    other = client.post(
+        "/verifikasi",
+        data={
+            "csrf_token": csrf_token_from(text_of(client.get("/verifikasi"))),
+            "berkas": (io.BytesIO(pdf), "rekap.pdf"),
+        },
+        content_type="multipart/form-data",
+        environ_overrides={"REMOTE_ADDR": "127.0.0.2"},
+    )
+    assert other.status_code == 200
 
 
 def test_upload_over_size_limit_is_rejected(client, world):
