@@ -115,6 +115,7 @@ def edit_user(user_id: int):  # type: ignore[no-untyped-def]
         role_labels=ROLE_LABELS,
         user=user,
         key=keys.active_key(session, user),
+        revocation_reasons=keys.REVOCATION_REASONS,
         now_utc=utcnow(),
     ), (422 if error else 200)
 
@@ -179,7 +180,7 @@ def _office_pki() -> keys.OfficePKI:
 @role_required("sysadmin")
 def revoke_key(user_id: int):  # type: ignore[no-untyped-def]
     """Revoke a user's signing key; they set a new passphrase on next use."""
-    keys.revoke_key(db.session(), current_user, user_id)
+    keys.revoke_key(db.session(), current_user, user_id, request.form.get("reason", ""))
     flash(
         "Kunci dicabut. Pengguna membuat kunci baru dengan frasa sandi baru di "
         "halaman Kunci tanda tangan.",
@@ -217,7 +218,9 @@ def _parse_date(text: str, label: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise UserError(f"Tanggal {label} tidak valid; gunakan format TTTT-BB-HH.") from None
+        raise UserError(
+            f"Tanggal {label} tidak valid; gunakan format TTTT-BB-HH."
+        ) from None
 
 
 @bp.route("/penunjukan", methods=["GET", "POST"])

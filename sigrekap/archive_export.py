@@ -73,6 +73,8 @@ def export_archive(
     selection: str,
     office_name: str,
     now: dt.datetime | None = None,
+    *,
+    crls: Sequence[bytes] = (),
 ) -> ArchiveExport:
     """Zip the archived recaps of a year or month with a SHA-256 manifest.
 
@@ -105,7 +107,7 @@ def export_archive(
             files[f"{folder}/rekap-{recap.period}.xlsx"] = read_file(
                 store, recap, revision.workbook_sha256, "Excel"
             )
-        report = verify_pdf(pdf, trust_roots)
+        report = verify_pdf(pdf, trust_roots, crls=crls)
         files[f"{folder}/verifikasi.json"] = _json_bytes(report.to_dict())
         chain_problems = check_chain(session, recap)
         files[f"{folder}/riwayat-audit.json"] = _json_bytes(

@@ -109,7 +109,11 @@ class EntryDetails:
 
 
 def entry_details(
-    session: Session, store: FileStore, recap: Recap, trust_roots: Sequence[TrustRoot]
+    session: Session,
+    store: FileStore,
+    recap: Recap,
+    trust_roots: Sequence[TrustRoot],
+    crls: Sequence[bytes] = (),
 ) -> EntryDetails:
     """Check every stored file of a recap and verify its current PDF."""
     revisions = list(
@@ -146,7 +150,11 @@ def entry_details(
                     check.label,
                     recap.id,
                 )
-    report = verify_pdf(current_pdf, trust_roots) if current_pdf is not None else None
+    report = (
+        verify_pdf(current_pdf, trust_roots, crls=crls)
+        if current_pdf is not None
+        else None
+    )
     return EntryDetails(
         recap=recap,
         revisions=items,

@@ -39,6 +39,10 @@ def _trust_roots() -> list:  # type: ignore[type-arg]
     return keys.trust_roots(Path(current_app.config["CERTS_DIR"]))
 
 
+def _crls() -> list[bytes]:
+    return keys.verification_crls(db.session(), Path(current_app.instance_path))
+
+
 def _send(data: bytes, mimetype: str, filename: str, inline: bool = False) -> Response:
     response = Response(data, mimetype=mimetype)
     disposition = "inline" if inline else "attachment"
@@ -99,7 +103,9 @@ def entry(recap_id: int):  # type: ignore[no-untyped-def]
     session = db.session()
     recap = _recap(recap_id)
     archive.refresh_document(session, recap)
-    details = archive_integrity.entry_details(session, _store(), recap, _trust_roots())
+    details = archive_integrity.entry_details(
+        session, _store(), recap, _trust_roots(), _crls()
+    )
     return render_template(
         "archive/entry.html",
         recap=recap,
@@ -184,6 +190,7 @@ def printed_copy(recap_id: int):  # type: ignore[no-untyped-def]
         recap,
         _trust_roots(),
         current_app.config["PUBLIC_BASE_URL"],
+        crls=_crls(),
     )
     name = f"salinan-cetak-rekap-{recap.period}.pdf"
     return _send(data, "application/pdf", name, inline=True)
@@ -210,5 +217,6 @@ def export():  # type: ignore[no-untyped-def]
         _trust_roots(),
         request.args.get("period", ""),
         accounts.get_office(session).name,
+        crls=_crls(),
     )
     return _send(result.data, "application/zip", result.filename)

@@ -43,7 +43,10 @@ def upgrade_db_command() -> None:
 
 
 def prepare_demo(
-    session: Session, credentials_dir: Path, office_pki: keys.OfficePKI
+    session: Session,
+    credentials_dir: Path,
+    office_pki: keys.OfficePKI,
+    crl_url: str | None = None,
 ) -> None:
     """Create the demo office and users, and a signing key for each demo approver.
 
@@ -58,7 +61,13 @@ def prepare_demo(
         passphrase = credentials.get(user.username, {}).get("passphrase")
         if passphrase and keys.active_key(session, user) is None:
             keys.create_key(
-                session, user, office_pki, office.name, passphrase, passphrase
+                session,
+                user,
+                office_pki,
+                office.name,
+                passphrase,
+                passphrase,
+                crl_url=crl_url,
             )
 
 
@@ -72,7 +81,8 @@ def _office_pki() -> keys.OfficePKI:
 def init_demo_command() -> None:
     """Migrate the database and create the demo office, users and keys."""
     db.upgrade_schema(current_app.config["DATABASE_URL"])
-    prepare_demo(db.session(), _instance(), _office_pki())
+    base_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    prepare_demo(db.session(), _instance(), _office_pki(), base_url + keys.CRL_PATH)
     click.echo("Demo office is ready.")
 
 
@@ -210,7 +220,11 @@ def verify_command(file: Path, as_json: bool) -> None:
     except OSError as exc:
         click.echo(f"Cannot read {file}: {exc.strerror}", err=True)
         sys.exit(EXIT_UNVERIFIABLE)
-    report = verify_pdf(data, keys.trust_roots(Path(current_app.config["CERTS_DIR"])))
+    report = verify_pdf(
+        data,
+        keys.trust_roots(Path(current_app.config["CERTS_DIR"])),
+        crls=keys.verification_crls(db.session(), Path(current_app.instance_path)),
+    )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

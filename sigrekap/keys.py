@@ -27,6 +27,22 @@ LOCKOUT = dt.timedelta(minutes=15)
 CA_CERT_FILENAME = "sigrekap-ca.pem"
 
 
+#: Reasons for revoking a key, with the labels of the user form.
+REVOCATION_REASONS = {
+    "key_compromise": "Kunci bocor atau diduga dipakai orang lain",
+    "superseded": "Diganti kunci baru, misalnya karena lupa frasa sandi",
+    "cessation_of_operation": "Pejabat tidak lagi menjabat",
+}
+#: The RFC 5280 reason code that the CRL publishes for each reason.
+CRL_REASONS = {
+    "key_compromise": x509.ReasonFlags.key_compromise,
+    "superseded": x509.ReasonFlags.superseded,
+    "cessation_of_operation": x509.ReasonFlags.cessation_of_operation,
+}
+#: URL path of the office CA's CRL, below PUBLIC_BASE_URL.
+CRL_PATH = "/crl/sigrekap-ca.crl"
+
+
 @dataclass(frozen=True)
 class OfficePKI:
     """The per-deployment CA and the system keys it issued."""
@@ -129,8 +145,14 @@ def create_key(
     office_name: str,
     passphrase: str,
     confirmation: str,
+    *,
+    crl_url: str | None = None,
 ) -> SigningKey:
-    """Issue the user a key and certificate, stored under their new passphrase."""
+    """Issue the user a key and certificate, stored under their new passphrase.
+
+    ``crl_url``, when given, goes into the certificate as the place where
+    validators fetch the office CA's CRL.
+    """
     if user.role not in SIGNING_ROLES:
         raise PermissionDeniedError(
             "Hanya pejabat penyetuju yang memiliki kunci tanda tangan."
@@ -159,6 +181,7 @@ def create_key(
         title=user.title or user.role_label,
         nip=user.nip,
         office=office_name,
+        crl_url=crl_url,
     )
     blob = pki.export_pkcs12(certified, office_pki.ca_certificate, passphrase)
     key = SigningKey(
@@ -256,23 +279,60 @@ def _lock_key(session: Session, key: SigningKey, user: User, now: dt.datetime) -
     )
 
 
-def revoke_key(session: Session, actor: User, user_id: int) -> SigningKey:
+def revoke_key(session: Session, actor: User, user_id: int, reason: str) -> SigningKey:
     """Revoke a user's active key; the user then sets a new passphrase."""
     if actor.role != "sysadmin":
         raise PermissionDeniedError(
             "Hanya administrator sistem yang dapat mencabut kunci."
         )
+    if reason not in REVOCATION_REASONS:
+        raise UserError("Pilih alasan pencabutan kunci dari daftar.")
     user = session.get(User, user_id)
     key = active_key(session, user) if user else None
     if key is None:
         raise UserError("Pengguna ini tidak memiliki kunci aktif.")
     key.is_revoked = True
     key.revoked_dt = utcnow()
+    key.revocation_reason = reason
     session.commit()
     logger.info(
-        "Signing key %s of user %s revoked by user %s", key.id, user_id, actor.id
+        "Signing key %s of user %s revoked by user %s, reason %s",
+        key.id,
+        user_id,
+        actor.id,
+        reason,
     )
     return key
+
+
+def verification_crls(session: Session, instance: Path) -> list[bytes]:
+    """Return the office CA's current CRL, or none before the office PKI exists."""
+    try:
+        office_pki = load_office_pki(instance)
+    except UserError:
+        return []
+    return [office_crl(session, office_pki)]
+
+
+def office_crl(session: Session, office_pki: OfficePKI) -> bytes:
+    """Build the office CA's CRL of every key it issued that has been revoked."""
+    revoked = session.scalars(
+        select(SigningKey).where(
+            SigningKey.is_revoked.is_(True), SigningKey.is_external.is_(False)
+        )
+    )
+    entries = []
+    reasons = {}
+    for key in revoked:
+        serial = int(key.serial, 16)
+        # The database keeps naive UTC times.
+        revoked_at = (key.revoked_dt or key.created_dt).replace(tzinfo=dt.UTC)
+        entries.append((serial, revoked_at))
+        if key.revocation_reason in CRL_REASONS:
+            reasons[serial] = CRL_REASONS[key.revocation_reason]
+    # A CRL is valid for a week, but the app builds a fresh one for every
+    # verification and for every download.
+    return pki.make_crl(office_pki.ca, entries, reasons=reasons)
 
 
 def import_external_key(
@@ -327,7 +387,9 @@ def import_external_key(
 def unlock_key(session: Session, actor: User, user_id: int) -> SigningKey:
     """Lift a passphrase lockout early, after the sysadmin has checked with the owner."""
     if actor.role != "sysadmin":
-        raise PermissionDeniedError("Hanya administrator sistem yang dapat membuka blokir kunci.")
+        raise PermissionDeniedError(
+            "Hanya administrator sistem yang dapat membuka blokir kunci."
+        )
     user = session.get(User, user_id)
     key = active_key(session, user) if user else None
     if key is None:
@@ -335,5 +397,7 @@ def unlock_key(session: Session, actor: User, user_id: int) -> SigningKey:
     key.locked_until_dt = None
     key.failed_attempts = 0
     session.commit()
-    logger.info("Signing key %s of user %s unblocked by user %s", key.id, user_id, actor.id)
+    logger.info(
+        "Signing key %s of user %s unblocked by user %s", key.id, user_id, actor.id
+    )
     return key

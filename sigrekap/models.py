@@ -226,6 +226,8 @@ class SigningKey(Base):
     is_external: Mapped[bool] = mapped_column(Boolean, default=False)
     is_revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     revoked_dt: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: A key of keys.REVOCATION_REASONS; None for keys revoked without one.
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until_dt: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_dt: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

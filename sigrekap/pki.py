@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
@@ -253,10 +253,16 @@ def make_crl(
     ca: CertifiedKey,
     revoked: Iterable[tuple[int, dt.datetime]],
     *,
+    reasons: Mapping[int, x509.ReasonFlags] | None = None,
     next_update_days: int = 7,
     crl_number: int | None = None,
 ) -> bytes:
-    """Build a DER CRL listing ``(serial, revocation time)`` pairs."""
+    """Build a DER CRL listing ``(serial, revocation time)`` pairs.
+
+    ``reasons`` maps a serial to its reason code; entries without one carry
+    no reason, which RFC 5280 reads as unspecified.
+    """
+    reasons = reasons or {}
     now = _now()
     if crl_number is None:
         # Seconds since the epoch only grow, so successive CRLs get
@@ -279,9 +285,10 @@ def make_crl(
             x509.RevokedCertificateBuilder()
             .serial_number(serial)
             .revocation_date(_as_utc(revoked_at))
-            .build()
         )
-        builder = builder.add_revoked_certificate(entry)
+        if serial in reasons:
+            entry = entry.add_extension(x509.CRLReason(reasons[serial]), False)
+        builder = builder.add_revoked_certificate(entry.build())
     crl = builder.sign(ca.private_key, hashes.SHA256())
     return crl.public_bytes(serialization.Encoding.DER)
 

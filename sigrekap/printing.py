@@ -552,6 +552,8 @@ def printed_copy(
     trust_roots: Sequence[TrustRoot],
     base_url: str,
     now: dt.datetime | None = None,
+    *,
+    crls: Sequence[bytes] = (),
 ) -> bytes:
     """Build the printable copy of a signed recap's current revision.
 
@@ -570,7 +572,7 @@ def printed_copy(
     if revision.workbook_sha256:
         # The sheet prints this hash, so the file behind it must be intact.
         archive_integrity.read_file(store, recap, revision.workbook_sha256, "Excel")
-    report = verify_pdf(pdf, trust_roots)
+    report = verify_pdf(pdf, trust_roots, crls=crls)
     sheet = VerificationSheet(
         office_name=accounts.get_office(session).name,
         number=recap.number,

@@ -364,6 +364,7 @@ def signing_key():  # type: ignore[no-untyped-def]
                 settings.office_name,
                 request.form.get("passphrase", ""),
                 request.form.get("confirmation", ""),
+                crl_url=settings.base_url.rstrip("/") + keys.CRL_PATH,
             )
         except UserError as exc:
             session.rollback()

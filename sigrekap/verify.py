@@ -94,6 +94,10 @@ CHANGES_LABELS = {
 REVOCATION_LABELS = {
     "good": "Tidak dicabut (diperiksa dengan CRL)",
     "revoked": "Dicabut",
+    "revoked_later": (
+        "Dicabut setelah penandatanganan karena kunci diganti atau pejabat "
+        "berhenti; tanda tangan ini tetap sah"
+    ),
     "unknown": "Tidak diketahui (tidak ada CRL dari penerbit)",
 }
 # Organizational unit of the office seal certificate (see pki.issue_seal_certificate).
@@ -153,7 +157,8 @@ class SignatureReport:
     certificate_valid_at_signing: bool | None = None
     """Whether the signing time falls within the certificate's validity."""
     revocation: str = "unknown"
-    """good, revoked or unknown (no CRL from the issuer was available)."""
+    """good, revoked, revoked_later (replaced after a timestamped signature)
+    or unknown (no CRL from the issuer was available)."""
     signing_time: dt.datetime | None = None
     """Time claimed by the signer. Only the timestamp time is attested."""
     timestamp_time: dt.datetime | None = None
@@ -289,7 +294,7 @@ def verify_pdf(
     trusted timestamp shows that the signature was made while it was valid.
     """
     roots = [to_asn1_certificate(cert) for cert in trust_roots]
-    crl_list = [asn1_crl.CertificateList.load(item) for item in crls]
+    crl_list = _signed_by_roots(crls, roots)
     digest = hashlib.sha256(data).hexdigest()
     opened = _open_pdf(data, digest)
     if isinstance(opened, VerificationReport):
@@ -302,6 +307,31 @@ def verify_pdf(
         # here and not the file.
         logger.exception("Verification of %s stopped with an error", digest)
         return _invalid(digest, len(data), [], [_UNCHECKABLE_PDF])
+
+
+def _signed_by_roots(
+    crls: Iterable[bytes], roots: list[asn1_x509.Certificate]
+) -> list[asn1_crl.CertificateList]:
+    """Keep the DER CRLs whose signature a trust root with their issuer's name
+    verifies, because the verdict relies on them without pyHanko's checks."""
+    keys_by_subject = {}
+    for root in roots:
+        certificate = x509.load_der_x509_certificate(root.dump())
+        keys_by_subject[certificate.subject] = certificate.public_key()
+    kept = []
+    for data in crls:
+        try:
+            crl = x509.load_der_x509_crl(data)
+            public_key = keys_by_subject.get(crl.issuer)
+            verified = public_key is not None and crl.is_signature_valid(public_key)
+        except (ValueError, TypeError) as exc:
+            logger.warning("Ignoring an unreadable CRL: %r", exc)
+            continue
+        if not verified:
+            logger.warning("Ignoring a CRL of %s: no trust root signed it", crl.issuer)
+            continue
+        kept.append(asn1_crl.CertificateList.load(data))
+    return kept
 
 
 def _verify_document(
@@ -589,7 +619,7 @@ def _validate(
         key_usage_settings=_KEY_USAGE,
         skip_diff=False,
     )
-    if _expired_after_timestamp(status, crls):
+    if _trust_lost_after_timestamp(status, crls):
         # The trusted timestamp proves that the signature existed at its time,
         # so the signer's chain is checked as it stood then. The timestamp
         # itself is still checked at the validation time.
@@ -616,6 +646,7 @@ def _validate(
             report.problems.append(
                 "Cap waktu (timestamp) tidak sah atau tidak tepercaya."
             )
+    _check_listed_revocation(report, status.signing_cert, crls)
     attested = report.timestamp_time if report.timestamp_trusted else None
     moment = attested or report.signing_time
     if moment is not None:
@@ -702,6 +733,8 @@ def _certificate_kind(cert: asn1_x509.Certificate) -> str:
 
 
 _EXPIRED_INDICATIONS = ("EXPIRED", "OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED")
+# CRL reasons after which earlier signatures of the key stay valid.
+_REPLACEMENT_REASONS = ("superseded", "cessation_of_operation")
 
 
 def _trust_problem(status: PdfSignatureStatus | DocumentTimestampStatus) -> str:
@@ -738,43 +771,80 @@ def _revocation(
     return "unknown"
 
 
-def _expired_after_timestamp(
+def _trust_lost_after_timestamp(
     status: PdfSignatureStatus, crls: list[asn1_crl.CertificateList]
 ) -> bool:
-    """Tell whether only the signer certificate's expiry, after a trusted
-    timestamp that falls within its validity, keeps the signature untrusted.
+    """Tell whether the signer's certificate lost its trust only after a
+    trusted timestamp that falls within its validity.
 
-    A certificate that any CRL lists as revoked does not qualify, whatever
-    the revocation date, because the key may have leaked before it.
+    That is the case when the certificate has expired since, or when a CRL
+    revoked it after the timestamp because the key was replaced or its
+    holder left office. A compromised key, or a revocation without a reason,
+    never qualifies, because the key may have leaked before the date.
     """
-    indication = getattr(status.trust_problem_indic, "name", "")
     tst = status.timestamp_validity
-    return (
+    if not (
         status.intact
         and status.valid
         and not status.trusted
-        and not status.revoked
-        and not _listed_as_revoked(status.signing_cert, crls)
-        and indication in _EXPIRED_INDICATIONS
         and tst is not None
         and tst.intact
         and tst.valid
         and tst.trusted
         and _valid_at(status.signing_cert, tst.timestamp)
-    )
+    ):
+        return False
+    entry = _revocation_entry(status.signing_cert, crls)
+    if entry is not None:
+        revoked_at, reason = entry
+        return reason in _REPLACEMENT_REASONS and revoked_at > tst.timestamp
+    indication = getattr(status.trust_problem_indic, "name", "")
+    return not status.revoked and indication in _EXPIRED_INDICATIONS
 
 
-def _listed_as_revoked(
+def _check_listed_revocation(
+    report: SignatureReport,
+    cert: asn1_x509.Certificate,
+    crls: list[asn1_crl.CertificateList],
+) -> None:
+    """Apply a CRL entry for the signer that pyHanko did not act on.
+
+    pyHanko consults CRLs only for certificates that name a CRL distribution
+    point, and keys issued before the office published its CRL name none.
+    """
+    entry = _revocation_entry(cert, crls)
+    if entry is None or report.revocation == "revoked":
+        return
+    revoked_at, reason = entry
+    attested = report.timestamp_time if report.timestamp_trusted else None
+    if (
+        reason in _REPLACEMENT_REASONS
+        and attested is not None
+        and revoked_at > attested
+    ):
+        report.revocation = "revoked_later"
+        return
+    report.revocation = "revoked"
+    report.trusted = False
+    report.problems.append("Sertifikat penanda tangan telah dicabut.")
+
+
+def _revocation_entry(
     cert: asn1_x509.Certificate, crls: list[asn1_crl.CertificateList]
-) -> bool:
-    serial = cert.serial_number
+) -> tuple[dt.datetime, str | None] | None:
+    """Return the revocation time and reason that a CRL lists for ``cert``."""
     for crl in crls:
         if crl.issuer != cert.issuer:
             continue
-        entries = crl["tbs_cert_list"]["revoked_certificates"]
-        if any(entry["user_certificate"].native == serial for entry in entries):
-            return True
-    return False
+        for entry in crl["tbs_cert_list"]["revoked_certificates"]:
+            if entry["user_certificate"].native != cert.serial_number:
+                continue
+            reason = entry.crl_reason_value
+            return (
+                entry["revocation_date"].native,
+                reason.native if reason is not None else None,
+            )
+    return None
 
 
 def _valid_at(cert: asn1_x509.Certificate, moment: dt.datetime) -> bool:

@@ -157,7 +157,7 @@ def _verify_upload(
     wait = _upload_limiter().hit(request.remote_addr or "-")
     if wait:
         return _too_many_uploads(page, page_context, wait)
-    report = verify_pdf(data, _trust_roots())
+    report = verify_pdf(data, _trust_roots(), crls=_crls())
     match = match_archive(db.session(), report.sha256) if report.sha256 else None
     logger.info(
         "Verified upload sha256=%s size=%d status=%s archive_revision=%s",
@@ -205,6 +205,25 @@ def _trust_roots() -> list[Any]:
     return keys.trust_roots(Path(current_app.config["CERTS_DIR"]))
 
 
+def _crls() -> list[bytes]:
+    return keys.verification_crls(db.session(), Path(current_app.instance_path))
+
+
+@bp.get(keys.CRL_PATH)
+def crl():  # type: ignore[no-untyped-def]
+    """Serve the office CA's current CRL, built from the revoked keys."""
+    try:
+        office_pki = keys.load_office_pki(Path(current_app.instance_path))
+    except UserError:
+        return Response("CRL belum tersedia.", status=404, mimetype="text/plain")
+    response = Response(
+        keys.office_crl(db.session(), office_pki), mimetype="application/pkix-crl"
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="sigrekap-ca.crl"'
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 def _signing_settings() -> workflow.SigningSettings:
     """Return the app's signing settings, built on first use."""
     cached = current_app.extensions.get("sigrekap.signing")
@@ -247,7 +266,7 @@ def _recap_context(recap: Recap) -> dict[str, Any]:
         except UserError as exc:
             storage_error = exc.message
         else:
-            report = verify_pdf(data, _trust_roots())
+            report = verify_pdf(data, _trust_roots(), crls=_crls())
     return {
         **_page_context(),
         "recap": recap,

@@ -8,6 +8,7 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
+from cryptography import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -375,6 +376,57 @@ def test_revoked_certificate_stays_invalid_after_expiry(revisions, roots, office
     assert not by_role["kabid"].ok
     assert by_role["kabid"].certificate_checked_at is None
     assert by_role["kasi"].ok
+
+
+def kabid_revoked(office, revoked_at, reason):
+    serial = office["kabid"].certificate.serial_number
+    return pki.make_crl(office["ca"], [(serial, revoked_at)], reasons={serial: reason})
+
+
+@pytest.mark.parametrize(
+    "reason", [x509.ReasonFlags.superseded, x509.ReasonFlags.cessation_of_operation]
+)
+@pytest.mark.parametrize("days", [0, 800])
+def test_key_replaced_after_signing_stays_valid(revisions, roots, office, reason, days):
+    crl = kabid_revoked(office, dt.datetime.now(dt.UTC), reason)
+    report = verify_pdf(revisions[-1], roots, crls=[crl], moment=after_days(days))
+    assert report.exit_code == EXIT_VALID, report.to_dict()
+    kabid = {sig.role: sig for sig in report.signatures}["kabid"]
+    assert kabid.revocation == "revoked_later"
+    assert kabid.certificate_checked_at == kabid.timestamp_time
+
+
+def test_key_replaced_before_signing_is_invalid(revisions, roots, office):
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    crl = kabid_revoked(office, an_hour_ago, x509.ReasonFlags.superseded)
+    report = verify_pdf(revisions[-1], roots, crls=[crl])
+    kabid = {sig.role: sig for sig in report.signatures}["kabid"]
+    assert report.exit_code == EXIT_INVALID
+    assert kabid.revocation == "revoked"
+    assert any("dicabut" in problem for problem in kabid.problems)
+
+
+def test_crl_with_foreign_signature_is_ignored(revisions, roots, office):
+    # Same issuer name as the office CA, but another key signed the CRL.
+    impostor = pki.create_ca(OFFICE)
+    assert impostor.certificate.subject == office["ca"].certificate.subject
+    serial = office["kabid"].certificate.serial_number
+    forged = pki.make_crl(impostor, [(serial, dt.datetime.now(dt.UTC))])
+    report = verify_pdf(revisions[-1], roots, crls=[forged, b"not a crl"])
+    assert report.exit_code == EXIT_VALID, report.to_dict()
+    kabid = {sig.role: sig for sig in report.signatures}["kabid"]
+    assert kabid.revocation == "unknown"
+
+
+def test_compromised_key_is_invalid_after_signing(revisions, roots, office):
+    crl = kabid_revoked(
+        office, dt.datetime.now(dt.UTC), x509.ReasonFlags.key_compromise
+    )
+    report = verify_pdf(revisions[-1], roots, crls=[crl])
+    kabid = {sig.role: sig for sig in report.signatures}["kabid"]
+    assert report.exit_code == EXIT_INVALID
+    assert kabid.revocation == "revoked"
+    assert kabid.certificate_checked_at is None
 
 
 @pytest.mark.parametrize(

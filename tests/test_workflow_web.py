@@ -2,12 +2,16 @@
 
 import io
 import re
+import time
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, csrf_token_from
+from cryptography import x509
 
-from sigrekap import db
+from sigrekap import db, keys
 from sigrekap.models import Recap, SigningKey, User
+from sigrekap.storage import FileStore
 
 pytestmark = pytest.mark.skipif(
     not (FIXTURES / "lapor-2026-11.xlsx").exists(), reason="sample exports not found"
@@ -56,16 +60,23 @@ class Desk:
             f"/rekap/{self.recap_id}/impor",
             data={
                 "csrf_token": csrf_token_from(self.page()),
-                "file": (io.BytesIO((FIXTURES / "lapor-2026-11.xlsx").read_bytes()), "lapor.xlsx"),
+                "file": (
+                    io.BytesIO((FIXTURES / "lapor-2026-11.xlsx").read_bytes()),
+                    "lapor.xlsx",
+                ),
             },
             content_type="multipart/form-data",
         )
         preview = upload.headers["Location"]
-        self.client.post(f"{preview}/konfirmasi", data={"csrf_token": self._token(preview)})
+        self.client.post(
+            f"{preview}/konfirmasi", data={"csrf_token": self._token(preview)}
+        )
 
     def approve(self, username):
         self.as_user(username)
-        response = self.post("setujui", passphrase=self.credentials[username]["passphrase"])
+        response = self.post(
+            "setujui", passphrase=self.credentials[username]["passphrase"]
+        )
         assert response.status_code == 302, response.get_data(as_text=True)
 
     def reject(self, username, reason):
@@ -127,11 +138,15 @@ def test_inbox_shows_waiting_recap_for_role(desk):
     desk.post("ajukan")
     desk.as_user("kasi")
     assert "Menunggu paraf Kepala Seksi" in desk.client.get("/").get_data(as_text=True)
-    fragment = desk.client.get("/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    fragment = desk.client.get("/", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
     assert "<html" not in fragment
     assert "065.1/1/437.87/2026" in fragment
     desk.as_user("kabid")
-    assert "Tidak ada rekapitulasi yang menunggu" in desk.client.get("/").get_data(as_text=True)
+    assert "Tidak ada rekapitulasi yang menunggu" in desk.client.get("/").get_data(
+        as_text=True
+    )
 
 
 def test_wrong_passphrase_shows_message(app, desk):
@@ -197,23 +212,44 @@ def test_revoked_key_replaced_by_new_passphrase(app, desk):
         kasi_id = db.session().query(User).filter_by(username="kasi").one().id
     page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
     assert "Cabut kunci" in page
-    desk.client.post(
-        f"/admin/pengguna/{kasi_id}/kunci/cabut", data={"csrf_token": csrf_token_from(page)}
+    assert "Alasan pencabutan" in page
+    # A revocation without a reason is rejected and leaves the key active.
+    response = desk.client.post(
+        f"/admin/pengguna/{kasi_id}/kunci/cabut",
+        data={"csrf_token": csrf_token_from(page)},
     )
+    assert response.status_code == 400
+    with app.app_context():
+        kasi = db.session().get(User, kasi_id)
+        assert keys.active_key(db.session(), kasi) is not None
+    desk.client.post(
+        f"/admin/pengguna/{kasi_id}/kunci/cabut",
+        data={"csrf_token": csrf_token_from(page), "reason": "superseded"},
+    )
+    with app.app_context():
+        revoked = db.session().query(SigningKey).filter_by(user_id=kasi_id).one()
+        assert revoked.is_revoked
+        assert revoked.revocation_reason == "superseded"
     desk.as_user("kasi")
     page = desk.client.get("/kunci").get_data(as_text=True)
     assert "belum memiliki kunci" in page
     response = desk.client.post(
         "/kunci",
-        data={"csrf_token": csrf_token_from(page), "passphrase": "frasa-baru-kasi-1",
-              "confirmation": "frasa-baru-kasi-2"},
+        data={
+            "csrf_token": csrf_token_from(page),
+            "passphrase": "frasa-baru-kasi-1",
+            "confirmation": "frasa-baru-kasi-2",
+        },
     )
     assert response.status_code == 422
     assert "tidak sama" in response.get_data(as_text=True)
     response = desk.client.post(
         "/kunci",
-        data={"csrf_token": csrf_token_from(page), "passphrase": "frasa-baru-kasi-1",
-              "confirmation": "frasa-baru-kasi-1"},
+        data={
+            "csrf_token": csrf_token_from(page),
+            "passphrase": "frasa-baru-kasi-1",
+            "confirmation": "frasa-baru-kasi-1",
+        },
     )
     assert response.status_code == 302
     with app.app_context():
@@ -237,7 +273,9 @@ def test_tsa_endpoint_answers_timestamp_request(app, client, office_pki):
         }
     )
     response = client.post(
-        "/tsa", data=request.dump(), headers={"Content-Type": "application/timestamp-query"}
+        "/tsa",
+        data=request.dump(),
+        headers={"Content-Type": "application/timestamp-query"},
     )
     assert response.status_code == 200
     answer = tsp.TimeStampResp.load(response.data)
@@ -270,17 +308,16 @@ def test_inbox_page_counts_per_state(desk):
 
 
 def test_external_pkcs12_imported_and_used_for_paraf(app, desk):
-    from pathlib import Path
-
     from sigrekap import keys, pki
-    from sigrekap.storage import FileStore
     from sigrekap.verify import verify_pdf
 
     external_ca = pki.create_ca("Balai Sertifikasi Elektronik Uji")
     issued = pki.issue_signing_certificate(
-        external_ca, name="Dimas Prasetyo, S.Kom.",
+        external_ca,
+        name="Dimas Prasetyo, S.Kom.",
         title="Kepala Seksi Layanan Informasi dan Statistik",
-        nip="198507222010011003", office="Dinas Komunikasi dan Informatika Kabupaten Gresik",
+        nip="198507222010011003",
+        office="Dinas Komunikasi dan Informatika Kabupaten Gresik",
     )
     p12 = pki.export_pkcs12(issued, external_ca.certificate, "frasa-dari-bsre-1")
 
@@ -288,19 +325,28 @@ def test_external_pkcs12_imported_and_used_for_paraf(app, desk):
     with app.app_context():
         kasi_id = db.session().query(User).filter_by(username="kasi").one().id
     page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
-    desk.client.post(f"/admin/pengguna/{kasi_id}/kunci/cabut", data={"csrf_token": csrf_token_from(page)})
+    desk.client.post(
+        f"/admin/pengguna/{kasi_id}/kunci/cabut",
+        data={"csrf_token": csrf_token_from(page), "reason": "superseded"},
+    )
     page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
     response = desk.client.post(
         f"/admin/pengguna/{kasi_id}/kunci/impor",
-        data={"csrf_token": csrf_token_from(page), "passphrase": "frasa-salah-sekali",
-              "pkcs12": (io.BytesIO(p12), "kasi.p12")},
+        data={
+            "csrf_token": csrf_token_from(page),
+            "passphrase": "frasa-salah-sekali",
+            "pkcs12": (io.BytesIO(p12), "kasi.p12"),
+        },
         content_type="multipart/form-data",
     )
     assert response.status_code == 400
     response = desk.client.post(
         f"/admin/pengguna/{kasi_id}/kunci/impor",
-        data={"csrf_token": csrf_token_from(page), "passphrase": "frasa-dari-bsre-1",
-              "pkcs12": (io.BytesIO(p12), "kasi.p12")},
+        data={
+            "csrf_token": csrf_token_from(page),
+            "passphrase": "frasa-dari-bsre-1",
+            "pkcs12": (io.BytesIO(p12), "kasi.p12"),
+        },
         content_type="multipart/form-data",
     )
     assert response.status_code == 302
@@ -321,18 +367,90 @@ def test_external_pkcs12_imported_and_used_for_paraf(app, desk):
     assert report.exit_code == 0, report.to_dict()
 
 
+@pytest.mark.parametrize(
+    "reason, verdict, revocation_text",
+    [
+        ("key_compromise", "invalid", "Dicabut"),
+        ("superseded", "valid", "Dicabut setelah penandatanganan"),
+    ],
+)
+def test_revocation_reaches_crl_and_verification(
+    app, desk, reason, verdict, revocation_text
+):
+    desk.prepare_draft()
+    desk.post("ajukan")
+    for username in ("kasi", "kabid", "kadis"):
+        desk.approve(username)
+    with app.app_context():
+        session = db.session()
+        recap = session.get(Recap, desk.recap_id)
+        signed = FileStore(Path(app.config["STORAGE_DIR"])).get(
+            recap.current_revision.sha256
+        )
+        kabid = session.query(User).filter_by(username="kabid").one()
+        kabid_id = kabid.id
+        serial = int(keys.active_key(session, kabid).serial, 16)
+
+    # CRLs give revocation times in whole seconds, so the revocation waits
+    # for the next second to fall after the signature's timestamp.
+    time.sleep(1.1)
+    desk.as_user("sysadmin")
+    page = desk.client.get(f"/admin/pengguna/{kabid_id}").get_data(as_text=True)
+    response = desk.client.post(
+        f"/admin/pengguna/{kabid_id}/kunci/cabut",
+        data={"csrf_token": csrf_token_from(page), "reason": reason},
+    )
+    assert response.status_code == 302
+
+    # The CRL needs no login and lists the key with its reason.
+    desk.client.post(
+        "/keluar",
+        data={
+            "csrf_token": csrf_token_from(desk.client.get("/").get_data(as_text=True))
+        },
+    )
+    response = desk.client.get("/crl/sigrekap-ca.crl")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pkix-crl"
+    crl = x509.load_der_x509_crl(response.data)
+    entry = crl.get_revoked_certificate_by_serial_number(serial)
+    assert entry is not None
+    listed = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+    assert listed.name == reason
+
+    page = desk.client.get("/verifikasi").get_data(as_text=True)
+    response = desk.client.post(
+        "/verifikasi",
+        data={
+            "csrf_token": csrf_token_from(page),
+            "berkas": (io.BytesIO(signed), "r.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert re.findall(r'data-verdict="(\w+)"', page) == [verdict]
+    assert revocation_text in page
+
+
 def test_signing_passphrase_must_differ_from_password(app, desk):
     desk.as_user("sysadmin")
     with app.app_context():
         kasi_id = db.session().query(User).filter_by(username="kasi").one().id
     page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
-    desk.client.post(f"/admin/pengguna/{kasi_id}/kunci/cabut", data={"csrf_token": csrf_token_from(page)})
+    desk.client.post(
+        f"/admin/pengguna/{kasi_id}/kunci/cabut",
+        data={"csrf_token": csrf_token_from(page), "reason": "superseded"},
+    )
     desk.as_user("kasi")
     password = desk.credentials["kasi"]["password"]
     page = desk.client.get("/kunci").get_data(as_text=True)
     response = desk.client.post(
         "/kunci",
-        data={"csrf_token": csrf_token_from(page), "passphrase": password, "confirmation": password},
+        data={
+            "csrf_token": csrf_token_from(page),
+            "passphrase": password,
+            "confirmation": password,
+        },
     )
     assert response.status_code == 422
     assert "berbeda dari kata sandi masuk" in response.get_data(as_text=True)
@@ -353,12 +471,19 @@ def test_huge_id_is_not_found(desk):
 
 def test_confirming_preview_twice_saves_once(app, desk):
     desk.as_user("admin")
-    response = desk.client.post("/rekap", data={"csrf_token": desk._token("/"), "period": "2026-11"})
+    response = desk.client.post(
+        "/rekap", data={"csrf_token": desk._token("/"), "period": "2026-11"}
+    )
     desk.recap_id = int(response.headers["Location"].rsplit("/", 1)[1])
     upload = desk.client.post(
         f"/rekap/{desk.recap_id}/impor",
-        data={"csrf_token": csrf_token_from(desk.page()),
-              "file": (io.BytesIO((FIXTURES / "lapor-2026-11.csv").read_bytes()), "a.csv")},
+        data={
+            "csrf_token": csrf_token_from(desk.page()),
+            "file": (
+                io.BytesIO((FIXTURES / "lapor-2026-11.csv").read_bytes()),
+                "a.csv",
+            ),
+        },
         content_type="multipart/form-data",
     )
     preview = upload.headers["Location"]
@@ -381,7 +506,9 @@ def test_sysadmin_unblocks_locked_key(app, desk):
     with app.app_context():
         session = db.session()
         kasi = session.query(User).filter_by(username="kasi").one()
-        key = session.query(SigningKey).filter_by(user_id=kasi.id, is_revoked=False).one()
+        key = (
+            session.query(SigningKey).filter_by(user_id=kasi.id, is_revoked=False).one()
+        )
         key.locked_until_dt = utcnow() + dt.timedelta(minutes=10)
         session.commit()
         kasi_id = kasi.id
@@ -389,9 +516,15 @@ def test_sysadmin_unblocks_locked_key(app, desk):
     page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
     assert "Kunci diblokir sampai" in page
     response = desk.client.post(
-        f"/admin/pengguna/{kasi_id}/kunci/buka-blokir", data={"csrf_token": csrf_token_from(page)}
+        f"/admin/pengguna/{kasi_id}/kunci/buka-blokir",
+        data={"csrf_token": csrf_token_from(page)},
     )
     assert response.status_code == 302
     with app.app_context():
-        key = db.session().query(SigningKey).filter_by(user_id=kasi_id, is_revoked=False).one()
+        key = (
+            db.session()
+            .query(SigningKey)
+            .filter_by(user_id=kasi_id, is_revoked=False)
+            .one()
+        )
         assert key.locked_until_dt is None
