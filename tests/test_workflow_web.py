@@ -84,6 +84,14 @@ class Desk:
         response = self.post("tolak", reason=reason)
         assert response.status_code == 302
 
+    def revoke_key(self, user_id, reason=None):
+        """Revoke a user's key from the sysadmin's user form."""
+        page = self.client.get(f"/admin/pengguna/{user_id}").get_data(as_text=True)
+        data = {"csrf_token": csrf_token_from(page)}
+        if reason is not None:
+            data["reason"] = reason
+        return self.client.post(f"/admin/pengguna/{user_id}/kunci/cabut", data=data)
+
     def status(self, app):
         with app.app_context():
             return db.session().get(Recap, self.recap_id).status
@@ -214,18 +222,12 @@ def test_revoked_key_replaced_by_new_passphrase(app, desk):
     assert "Cabut kunci" in page
     assert "Alasan pencabutan" in page
     # A revocation without a reason is rejected and leaves the key active.
-    response = desk.client.post(
-        f"/admin/pengguna/{kasi_id}/kunci/cabut",
-        data={"csrf_token": csrf_token_from(page)},
-    )
+    response = desk.revoke_key(kasi_id)
     assert response.status_code == 400
     with app.app_context():
         kasi = db.session().get(User, kasi_id)
         assert keys.active_key(db.session(), kasi) is not None
-    desk.client.post(
-        f"/admin/pengguna/{kasi_id}/kunci/cabut",
-        data={"csrf_token": csrf_token_from(page), "reason": "superseded"},
-    )
+    desk.revoke_key(kasi_id, "superseded")
     with app.app_context():
         revoked = db.session().query(SigningKey).filter_by(user_id=kasi_id).one()
         assert revoked.is_revoked
@@ -324,11 +326,7 @@ def test_external_pkcs12_imported_and_used_for_paraf(app, desk):
     desk.as_user("sysadmin")
     with app.app_context():
         kasi_id = db.session().query(User).filter_by(username="kasi").one().id
-    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
-    desk.client.post(
-        f"/admin/pengguna/{kasi_id}/kunci/cabut",
-        data={"csrf_token": csrf_token_from(page), "reason": "superseded"},
-    )
+    desk.revoke_key(kasi_id, "superseded")
     page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
     response = desk.client.post(
         f"/admin/pengguna/{kasi_id}/kunci/impor",
@@ -395,11 +393,7 @@ def test_revocation_reaches_crl_and_verification(
     # for the next second to fall after the signature's timestamp.
     time.sleep(1.1)
     desk.as_user("sysadmin")
-    page = desk.client.get(f"/admin/pengguna/{kabid_id}").get_data(as_text=True)
-    response = desk.client.post(
-        f"/admin/pengguna/{kabid_id}/kunci/cabut",
-        data={"csrf_token": csrf_token_from(page), "reason": reason},
-    )
+    response = desk.revoke_key(kabid_id, reason)
     assert response.status_code == 302
 
     # The CRL needs no login and lists the key with its reason.
@@ -436,11 +430,7 @@ def test_signing_passphrase_must_differ_from_password(app, desk):
     desk.as_user("sysadmin")
     with app.app_context():
         kasi_id = db.session().query(User).filter_by(username="kasi").one().id
-    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
-    desk.client.post(
-        f"/admin/pengguna/{kasi_id}/kunci/cabut",
-        data={"csrf_token": csrf_token_from(page), "reason": "superseded"},
-    )
+    desk.revoke_key(kasi_id, "superseded")
     desk.as_user("kasi")
     password = desk.credentials["kasi"]["password"]
     page = desk.client.get("/kunci").get_data(as_text=True)
