@@ -138,6 +138,11 @@ INDEX_SPAN_MONTHS = 12
 #: prefix indexes do.
 PREFIX_LENGTHS = (2, 3, 4)
 PREFIX_MARK = "~"
+#: Words are indexed and searched by their first this many characters. At most
+#: 400 bytes in UTF-8, which stays below PostgreSQL's 2,047-byte lexeme limit.
+MAX_WORD_CHARS = 100
+#: The lexemes of one PostgreSQL tsvector total less than 1 MiB.
+MAX_VECTOR_TEXT_BYTES = 1_000_000
 
 _WORD = re.compile(r"[^\W_]+")
 _HEX = re.compile(r"[0-9a-f]+")
@@ -151,23 +156,42 @@ def normalize_words(text: str) -> list[str]:
     """Split text into lower-case words without accents or punctuation.
 
     Documents and queries both pass through here, so the SQLite and the
-    PostgreSQL index see the same words.
+    PostgreSQL index see the same words. Words are cut to MAX_WORD_CHARS, so a
+    longer query word still finds the document word it starts.
     """
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return _WORD.findall(plain.lower())
+    return [word[:MAX_WORD_CHARS] for word in _WORD.findall(plain.lower())]
 
 
 def search_lexemes(body: str) -> list[str]:
-    """Return the PostgreSQL lexemes of a search text: its words and prefixes."""
-    words = body.split()
-    prefixes = {
-        PREFIX_MARK + word[:length]
-        for word in words
-        for length in PREFIX_LENGTHS
-        if len(word) >= length
-    }
-    return sorted(set(words) | prefixes)
+    """Return the PostgreSQL lexemes of a search text: its words and prefixes.
+
+    The lexemes of a tsvector may total MAX_VECTOR_TEXT_BYTES at most, so
+    words past that are left out, and the text's first words are kept.
+    """
+    words = [word[:MAX_WORD_CHARS] for word in body.split()]
+    lexemes: set[str] = set()
+    size = 0
+    for count, word in enumerate(words):
+        new = {word} | {
+            PREFIX_MARK + word[:length]
+            for length in PREFIX_LENGTHS
+            if len(word) >= length
+        }
+        new -= lexemes
+        added = sum(len(lexeme.encode()) for lexeme in new)
+        if size + added > MAX_VECTOR_TEXT_BYTES:
+            logger.warning(
+                "Search text of %d words is too long for a tsvector; "
+                "PostgreSQL indexes the first %d",
+                len(words),
+                count,
+            )
+            break
+        lexemes |= new
+        size += added
+    return sorted(lexemes)
 
 
 def _postgres_tsquery(words: Sequence[str]) -> str:

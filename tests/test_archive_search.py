@@ -617,6 +617,36 @@ def test_search_lexemes_add_short_prefixes():
     assert archive.search_lexemes("") == []
 
 
+def test_long_words_are_cut_to_limit():
+    word = "a" * 150
+    assert archive.normalize_words(f"x {word} y") == ["x", "a" * 100, "y"]
+
+
+def test_search_lexemes_stop_at_vector_limit(monkeypatch, caplog):
+    monkeypatch.setattr(archive, "MAX_VECTOR_TEXT_BYTES", 40)
+    lexemes = archive.search_lexemes("pertama kedua ketiga keempat kelima")
+    assert "pertama" in lexemes
+    assert "kelima" not in lexemes
+    assert sum(len(lexeme.encode()) for lexeme in lexemes) <= 40
+    assert "too long for a tsvector" in caplog.text
+
+
+def test_oversized_search_text_is_stored_and_found(generated, monkeypatch):
+    # One word past PostgreSQL's lexeme limit and a text past the vector
+    # limit, as a hostile export could produce.
+    monkeypatch.setattr(archive, "MAX_VECTOR_TEXT_BYTES", 5_000)
+    session = db.session()
+    recap_id = min(generated.recaps)
+    long_word = "panjang" * 500
+    filler = " ".join(f"kata{index}" for index in range(5_000))
+    document = archive.build_documents(session, [session.get(Recap, recap_id)])[0]
+    document.body = f"{long_word} {document.body} {filler}"
+    archive.store_documents(session, [document])
+    session.commit()
+    assert recap_id in all_ids(filters(text=long_word[:180]))
+    assert recap_id in all_ids(filters(text="panjangpanjang"))
+
+
 def test_postgres_tsquery_uses_prefix_lexemes():
     query = archive._postgres_tsquery(["j", "ja", "jal", "jala", "jalan"])
     assert query == "'j':* & '~ja' & '~jal' & '~jala' & 'jalan':*"
