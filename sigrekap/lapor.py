@@ -388,6 +388,11 @@ def format_number(value: float, decimals: int = 0) -> str:
     return text.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
+def _visible(text: str) -> str:
+    """Show invisible and control characters of a cell as □, for messages."""
+    return "".join(char if char.isprintable() else "□" for char in text)
+
+
 def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -696,7 +701,9 @@ class _RowReader:
                 "ID tracking kosong. Setiap laporan LAPOR! memiliki ID.",
             )
             return ""
-        if not tracking_id.isdigit() or len(tracking_id) > MAX_TRACKING_DIGITS:
+        # isdigit alone accepts Arabic-Indic, fullwidth and superscript digits.
+        is_number = tracking_id.isascii() and tracking_id.isdigit()
+        if not is_number or len(tracking_id) > MAX_TRACKING_DIGITS:
             self._problem(
                 row,
                 column,
@@ -739,7 +746,10 @@ class _RowReader:
         if "status" not in self.header.fields or is_known_status(status):
             return
         known = ", ".join(LAPOR_STATUSES)
-        reason = "Status kosong" if not status else f"Status {status!r} tidak dikenal"
+        if not status.strip():
+            reason = "Status kosong"
+        else:
+            reason = f"Status “{_visible(status)}” tidak dikenal"
         self._problem(
             row,
             self._column("status"),
@@ -767,7 +777,7 @@ class _RowReader:
                 row,
                 self._column("finished_at"),
                 "",
-                f"Status {status!r} tetapi tanggal selesai kosong; pengaduan ini "
+                f"Status “{_visible(status)}” tetapi tanggal selesai kosong; pengaduan ini "
                 "dihitung belum selesai.",
                 "warning",
             )

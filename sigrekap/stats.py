@@ -148,14 +148,19 @@ def _rows_to_dict(rows: list[tuple[str, int]]) -> list[dict[str, Any]]:
     return [{"label": label, "count": count} for label, count in rows]
 
 
+def _status_key(status: str) -> str:
+    # Case and runs of whitespace, non-breaking spaces included, do not count.
+    return " ".join(status.split()).casefold()
+
+
 def is_finished_status(status: str | None) -> bool:
     """Tell whether a LAPOR! status ends a complaint (case and spaces ignored)."""
-    return status is not None and status.strip().casefold() in _FINISHED_KEYS
+    return status is not None and _status_key(status) in _FINISHED_KEYS
 
 
 def is_known_status(status: str) -> bool:
     """Tell whether a status is one LAPOR! uses (case and spaces ignored)."""
-    return status.strip().casefold() in _LAPOR_STATUS_KEYS
+    return _status_key(status) in _LAPOR_STATUS_KEYS
 
 
 def is_finished(complaint: Any, as_of: dt.datetime | None = None) -> bool:

@@ -463,7 +463,15 @@ def warnings_of(result, column):
 
 
 @pytest.mark.parametrize(
-    "tracking_id", ["LAP-2026-001", "74140751x", "1" * 16, "3578012345678901"]
+    "tracking_id",
+    [
+        "LAP-2026-001",
+        "74140751x",
+        "1" * 16,
+        "3578012345678901",
+        "٧٤١٤٠٧٥١",  # Arabic-Indic digits
+        "７４１４０７５１",  # fullwidth digits
+    ],
 )
 def test_unusual_tracking_id_warns(tracking_id):
     rows = [make_row(1), make_row(2, tracking_id=tracking_id)]
@@ -480,6 +488,16 @@ def test_numeric_tracking_ids_do_not_warn():
     rows = [make_row(1, tracking_id="7"), make_row(2, tracking_id="1" * 15)]
     result = parse_export(to_csv(table(rows)), "lapor.csv")
     assert warnings_of(result, "ID Tracking") == []
+
+
+def test_invisible_status_characters_are_shown_plainly():
+    rows = [make_row(1, Status="\u200b"), make_row(2, Status="Proses\nSelesai")]
+    result = parse_export(to_csv(table(rows)), "lapor.csv")
+    reasons = [w.reason for w in warnings_of(result, "Status")]
+    assert len(reasons) == 2
+    assert reasons[0].startswith("Status “□” tidak dikenal")
+    assert reasons[1].startswith("Status “Proses□Selesai” tidak dikenal")
+    assert not any("\\u" in reason or "\\n" in reason for reason in reasons)
 
 
 @pytest.mark.parametrize("status", ["Sedang Dibahas", "Selesai?", ""])
@@ -501,6 +519,8 @@ def test_unknown_or_empty_status_warns(status):
         "PROSES",
         "Ditunda",
         " Selesai ",
+        "Belum  Diverifikasi",
+        "Belum\xa0Ditindaklanjuti",
         "Diarsipkan",
         "Bukan Kewenangan",
     ],

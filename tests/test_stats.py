@@ -387,3 +387,19 @@ def test_sample_export_statistics(name):
     reconciliation = result.reconciliation
     assert reconciliation.balanced
     assert reconciliation.total == expected["rows_total"]
+
+
+@pytest.mark.parametrize(
+    "status, finished",
+    [
+        ("Selesai", True),
+        (" selesai ", True),
+        ("Bukan  Kewenangan", True),
+        ("Bukan\xa0Kewenangan", True),
+        ("Proses", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_finished_status_ignores_case_and_spacing(status, finished):
+    assert stats_module.is_finished_status(status) is finished
