@@ -59,10 +59,19 @@ NO_FILE_MESSAGE = "Pilih berkas PDF yang akan diperiksa terlebih dahulu."
 
 def init_app(app: Flask) -> None:
     """Create the rate limiters of public uploads from the app's configuration."""
+    value = app.config["VERIFY_UPLOADS_PER_MINUTE"]
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise RuntimeError(
+            f"VERIFY_UPLOADS_PER_MINUTE must be a whole number of at least 1, "
+            f"not {value!r}"
+        )
+    app.config["VERIFY_UPLOADS_PER_MINUTE"] = limit
     app.extensions["sigrekap_rate_limiters"] = {
-        "verify_upload": SlidingWindowLimiter(
-            app.config["VERIFY_UPLOADS_PER_MINUTE"], 60
-        ),
+        "verify_upload": SlidingWindowLimiter(limit, 60),
         # One log line per client and minute, however many requests it sends.
         "verify_upload_log": SlidingWindowLimiter(1, 60),
     }

@@ -14,7 +14,7 @@ import pytest
 from conftest import FIXTURES, csrf_token_from
 from test_verify_forgeries import build_world
 
-from sigrekap import db, recaps
+from sigrekap import create_app, db, recaps
 from sigrekap.models import User
 from sigrekap.ratelimit import SlidingWindowLimiter
 from sigrekap.verify_views import NO_FILE_MESSAGE
@@ -217,6 +217,30 @@ def test_uploads_over_rate_limit_get_429(client, world, monkeypatch):
         environ_overrides={"REMOTE_ADDR": "127.0.0.2"},
     )
     assert other.status_code == 200
+
+
+@pytest.mark.parametrize("value", ["abc", "2.5", 0, -3, ""])
+def test_invalid_upload_limit_stops_startup(tmp_path, value):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-only-secret",
+        "INSTANCE_PATH": str(tmp_path),
+        "VERIFY_UPLOADS_PER_MINUTE": value,
+    }
+    with pytest.raises(RuntimeError, match="VERIFY_UPLOADS_PER_MINUTE"):
+        create_app(config)
+
+
+def test_upload_limit_accepts_text_number(tmp_path):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-only-secret",
+        "INSTANCE_PATH": str(tmp_path),
+        "VERIFY_UPLOADS_PER_MINUTE": " 30 ",
+    }
+    app = create_app(config)
+    assert app.config["VERIFY_UPLOADS_PER_MINUTE"] == 30
+    assert app.extensions["sigrekap_rate_limiters"]["verify_upload"].limit == 30
 
 
 def test_upload_over_size_limit_is_rejected(client, world):
