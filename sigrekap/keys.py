@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import secrets
 import threading
@@ -303,6 +304,16 @@ def revoke_key(session: Session, actor: User, user_id: int, reason: str) -> Sign
         reason,
     )
     return key
+
+
+def revocation_state(session: Session) -> str:
+    """Return a digest that changes whenever a key is revoked or its reason is."""
+    rows = session.execute(
+        select(SigningKey.id, SigningKey.revocation_reason, SigningKey.revoked_dt)
+        .where(SigningKey.is_revoked.is_(True))
+        .order_by(SigningKey.id)
+    ).all()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
 def verification_crls(session: Session, instance: Path) -> list[bytes]:

@@ -415,6 +415,9 @@ def _open_pdf(data: bytes, digest: str) -> PdfFileReader | VerificationReport:
             digest,
             len(data),
         )
+    structure_problem = _trailer_problem(data)
+    if structure_problem is not None:
+        return _unverifiable(structure_problem, digest, len(data))
     try:
         reader = PdfFileReader(BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - parsers raise many types on hostile input
@@ -429,6 +432,30 @@ def _open_pdf(data: bytes, digest: str) -> PdfFileReader | VerificationReport:
             len(data),
         )
     return reader
+
+
+def _trailer_problem(data: bytes) -> str | None:
+    """Check the file's end before pyHanko parses it.
+
+    pyHanko rebuilds a PDF whose trailer it cannot find by scanning the whole
+    file, which took 3.5 s for 24 MB of zeros. A signed PDF ends with
+    ``startxref``, the offset of its last cross-reference section and
+    ``%%EOF`` (ISO 32000-1, 7.5.5), and every signature depends on that
+    offset being right, so a file without it is rejected at once.
+    """
+    ends = _STARTXREF.findall(data[-TRAILER_SEARCH_BYTES:])
+    if not ends:
+        return (
+            "Berkas PDF tidak utuh: penanda akhir PDF (startxref dan %%EOF) "
+            "tidak ditemukan di akhir berkas."
+        )
+    offset = int(ends[-1])
+    if not _XREF_START.match(data[offset : offset + 1024]):
+        return (
+            "Berkas PDF rusak: tabel referensi silang (xref) tidak berada di "
+            "tempat yang ditunjuk akhir berkas."
+        )
+    return None
 
 
 def _signature_fields(reader: PdfFileReader) -> Iterator[_Field]:
@@ -733,6 +760,11 @@ def _certificate_kind(cert: asn1_x509.Certificate) -> str:
 
 
 _EXPIRED_INDICATIONS = ("EXPIRED", "OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED")
+#: Bytes at the end of a file searched for its startxref and %%EOF.
+TRAILER_SEARCH_BYTES = 4096
+_STARTXREF = re.compile(rb"startxref\s+(\d{1,15})\s+%%EOF")
+# A cross-reference table, or an xref stream's "N G obj" header.
+_XREF_START = re.compile(rb"\s*(?:xref|\d{1,10}\s+\d{1,5}\s+obj)")
 # CRL reasons after which earlier signatures of the key stay valid.
 _REPLACEMENT_REASONS = ("superseded", "cessation_of_operation")
 

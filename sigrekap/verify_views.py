@@ -9,12 +9,17 @@ Every form posts with a CSRF token.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.hashes import SHA256
 from flask import (
     Blueprint,
     Flask,
@@ -55,6 +60,35 @@ CERTIFICATE_KIND_LABELS = {
     "other": "Sertifikat lain (bukan pribadi dan bukan segel kantor)",
 }
 NO_FILE_MESSAGE = "Pilih berkas PDF yang akan diperiksa terlebih dahulu."
+#: Verification reports kept at most, and for how many seconds. A report can
+#: lag that long behind an expiring certificate.
+REPORT_CACHE_ENTRIES = 256
+REPORT_CACHE_SECONDS = 600
+
+
+class _ReportCache:
+    """Verification reports by key, each kept for ``seconds``, oldest dropped first."""
+
+    def __init__(self, entries: int, seconds: float) -> None:
+        self.entries = entries
+        self.seconds = seconds
+        self._items: OrderedDict[tuple[str, ...], tuple[float, VerificationReport]]
+        self._items = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> VerificationReport | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] < time.monotonic():
+                return None
+            return item[1]
+
+    def put(self, key: tuple[str, ...], report: VerificationReport) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = (time.monotonic() + self.seconds, report)
+            while len(self._items) > self.entries:
+                self._items.popitem(last=False)
 
 
 def init_app(app: Flask) -> None:
@@ -70,6 +104,9 @@ def init_app(app: Flask) -> None:
             f"not {value!r}"
         )
     app.config["VERIFY_UPLOADS_PER_MINUTE"] = limit
+    app.extensions["sigrekap_report_cache"] = _ReportCache(
+        REPORT_CACHE_ENTRIES, REPORT_CACHE_SECONDS
+    )
     app.extensions["sigrekap_rate_limiters"] = {
         "verify_upload": SlidingWindowLimiter(limit, 60),
         # One log line per client and minute, however many requests it sends.
@@ -166,7 +203,7 @@ def _verify_upload(
     wait = _upload_limiter().hit(request.remote_addr or "-")
     if wait:
         return _too_many_uploads(page, page_context, wait)
-    report = verify_pdf(data, _trust_roots(), crls=_crls())
+    report = _verify(data)
     match = match_archive(db.session(), report.sha256) if report.sha256 else None
     logger.info(
         "Verified upload sha256=%s size=%d status=%s archive_revision=%s",
@@ -212,6 +249,29 @@ def _not_found(code: str):  # type: ignore[no-untyped-def]
 
 def _trust_roots() -> list[Any]:
     return keys.trust_roots(Path(current_app.config["CERTS_DIR"]))
+
+
+def _verify(data: bytes) -> VerificationReport:
+    """Verify a PDF, reusing a recent report of the same bytes.
+
+    Every open of a verification code verifies the stored PDF again, so
+    reports are kept for REPORT_CACHE_SECONDS, keyed by the file's SHA-256,
+    the trust anchors and the revocation state.
+    """
+    roots = _trust_roots()
+    key = (
+        hashlib.sha256(data).hexdigest(),
+        hashlib.sha256(
+            b"".join(root.fingerprint(SHA256()) for root in roots)
+        ).hexdigest(),
+        keys.revocation_state(db.session()),
+    )
+    cache = current_app.extensions["sigrekap_report_cache"]
+    report = cache.get(key)
+    if report is None:
+        report = verify_pdf(data, roots, crls=_crls())
+        cache.put(key, report)
+    return report
 
 
 def _crls() -> list[bytes]:
@@ -275,7 +335,7 @@ def _recap_context(recap: Recap) -> dict[str, Any]:
         except UserError as exc:
             storage_error = exc.message
         else:
-            report = verify_pdf(data, _trust_roots(), crls=_crls())
+            report = _verify(data)
     return {
         **_page_context(),
         "recap": recap,

@@ -497,6 +497,25 @@ def test_unsigned_pdf_is_unverifiable(roots):
     assert "tidak memuat tanda tangan" in report.message
 
 
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"%PDF-1.7\n" + b"\0" * 2_000_000, "penanda akhir PDF"),
+        (b"%PDF-1.7\n" + b" " * 2_000_000 + b"%%EOF", "penanda akhir PDF"),
+        (
+            b"%PDF-1.7\n" + b"\0" * 2_000_000 + b"\nstartxref\n9\n%%EOF\n",
+            "tabel referensi silang",
+        ),
+        (b"%PDF-1.7\nstartxref\n99999999\n%%EOF\n", "tabel referensi silang"),
+    ],
+    ids=["no-trailer", "eof-only", "xref-offset-to-junk", "xref-offset-past-end"],
+)
+def test_broken_trailer_is_rejected_before_parsing(data, message, roots):
+    report = verify_pdf(data, roots)
+    assert report.exit_code == EXIT_UNVERIFIABLE
+    assert message in report.message
+
+
 def test_pdf_with_only_empty_fields_is_unverifiable(revisions, roots):
     report = verify_pdf(revisions[0], roots)
     assert report.exit_code == EXIT_UNVERIFIABLE

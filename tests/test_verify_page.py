@@ -14,7 +14,7 @@ import pytest
 from conftest import FIXTURES, csrf_token_from
 from test_verify_forgeries import build_world
 
-from sigrekap import create_app, db, recaps
+from sigrekap import create_app, db, recaps, verify_views
 from sigrekap.models import User
 from sigrekap.ratelimit import SlidingWindowLimiter
 from sigrekap.verify_views import NO_FILE_MESSAGE
@@ -217,6 +217,27 @@ def test_uploads_over_rate_limit_get_429(client, world, monkeypatch):
         environ_overrides={"REMOTE_ADDR": "127.0.0.2"},
     )
     assert other.status_code == 200
+
+
+def test_repeated_checks_reuse_the_report(client, world, code, monkeypatch):
+    calls = []
+    original = verify_views.verify_pdf
+
+    def counting_verify(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(verify_views, "verify_pdf", counting_verify)
+    world.app.extensions["sigrekap_report_cache"] = verify_views._ReportCache(8, 600)
+    for _ in range(3):
+        assert client.get(f"/verifikasi/{code}").status_code == 200
+    assert client.get(f"/verifikasi/{code}/laporan.json").status_code == 200
+    assert len(calls) == 1
+
+    # A revocation changes the key, so the next check verifies again.
+    monkeypatch.setattr(verify_views.keys, "revocation_state", lambda session: "x")
+    assert client.get(f"/verifikasi/{code}").status_code == 200
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("value", ["abc", "2.5", 0, -3, ""])
