@@ -57,7 +57,7 @@ def archive_export_command(period: str, out_file: Path) -> None:
             keys.trust_roots(Path(current_app.config["CERTS_DIR"])),
             period,
             accounts.get_office(session).name,
-            crls=keys.verification_crls(session, Path(current_app.instance_path)),
+            revocation=keys.revocation_data(session, Path(current_app.instance_path)),
         )
     except UserError as exc:
         raise click.ClickException(exc.message) from exc

@@ -21,7 +21,7 @@ from .domain import Period
 from .errors import NotFoundError, UserError
 from .models import AuditEvent, Recap, utcnow
 from .storage import FileStore, sha256_hex
-from .verify import TrustRoot, verify_pdf
+from .verify import NO_REVOCATIONS, RevocationData, TrustRoot, verify_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def export_archive(
     office_name: str,
     now: dt.datetime | None = None,
     *,
-    crls: Sequence[bytes] = (),
+    revocation: RevocationData = NO_REVOCATIONS,
 ) -> ArchiveExport:
     """Zip the archived recaps of a year or month with a SHA-256 manifest.
 
@@ -107,7 +107,9 @@ def export_archive(
             files[f"{folder}/rekap-{recap.period}.xlsx"] = read_file(
                 store, recap, revision.workbook_sha256, "Excel"
             )
-        report = verify_pdf(pdf, trust_roots, crls=crls)
+        report = verify_pdf(
+            pdf, trust_roots, crls=revocation.crls, revoked=revocation.revoked
+        )
         files[f"{folder}/verifikasi.json"] = _json_bytes(report.to_dict())
         chain_problems = check_chain(session, recap)
         files[f"{folder}/riwayat-audit.json"] = _json_bytes(

@@ -17,7 +17,13 @@ from .audit import check_chain
 from .errors import UserError
 from .models import Recap, Revision
 from .storage import FileStore, StorageIntegrityError
-from .verify import TrustRoot, VerificationReport, verify_pdf
+from .verify import (
+    NO_REVOCATIONS,
+    RevocationData,
+    TrustRoot,
+    VerificationReport,
+    verify_pdf,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +119,7 @@ def entry_details(
     store: FileStore,
     recap: Recap,
     trust_roots: Sequence[TrustRoot],
-    crls: Sequence[bytes] = (),
+    revocation: RevocationData = NO_REVOCATIONS,
 ) -> EntryDetails:
     """Check every stored file of a recap and verify its current PDF."""
     revisions = list(
@@ -151,7 +157,12 @@ def entry_details(
                     recap.id,
                 )
     report = (
-        verify_pdf(current_pdf, trust_roots, crls=crls)
+        verify_pdf(
+            current_pdf,
+            trust_roots,
+            crls=revocation.crls,
+            revoked=revocation.revoked,
+        )
         if current_pdf is not None
         else None
     )

@@ -23,6 +23,7 @@ from .domain import INDONESIAN_MONTHS
 from .errors import NotFoundError
 from .models import ROLE_LABELS, Recap, Revision
 from .storage import FileStore
+from .verify import RevocationData
 from .web import is_htmx
 
 bp = Blueprint("archive", __name__, url_prefix="/arsip")
@@ -39,8 +40,8 @@ def _trust_roots() -> list:  # type: ignore[type-arg]
     return keys.trust_roots(Path(current_app.config["CERTS_DIR"]))
 
 
-def _crls() -> list[bytes]:
-    return keys.verification_crls(db.session(), Path(current_app.instance_path))
+def _revocation() -> RevocationData:
+    return keys.revocation_data(db.session(), Path(current_app.instance_path))
 
 
 def _send(data: bytes, mimetype: str, filename: str, inline: bool = False) -> Response:
@@ -104,7 +105,7 @@ def entry(recap_id: int):  # type: ignore[no-untyped-def]
     recap = _recap(recap_id)
     archive.refresh_document(session, recap)
     details = archive_integrity.entry_details(
-        session, _store(), recap, _trust_roots(), _crls()
+        session, _store(), recap, _trust_roots(), _revocation()
     )
     return render_template(
         "archive/entry.html",
@@ -190,7 +191,7 @@ def printed_copy(recap_id: int):  # type: ignore[no-untyped-def]
         recap,
         _trust_roots(),
         current_app.config["PUBLIC_BASE_URL"],
-        crls=_crls(),
+        revocation=_revocation(),
     )
     name = f"salinan-cetak-rekap-{recap.period}.pdf"
     return _send(data, "application/pdf", name, inline=True)
@@ -217,6 +218,6 @@ def export():  # type: ignore[no-untyped-def]
         _trust_roots(),
         request.args.get("period", ""),
         accounts.get_office(session).name,
-        crls=_crls(),
+        revocation=_revocation(),
     )
     return _send(result.data, "application/zip", result.filename)

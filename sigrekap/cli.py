@@ -220,10 +220,12 @@ def verify_command(file: Path, as_json: bool) -> None:
     except OSError as exc:
         click.echo(f"Cannot read {file}: {exc.strerror}", err=True)
         sys.exit(EXIT_UNVERIFIABLE)
+    revocation = keys.revocation_data(db.session(), Path(current_app.instance_path))
     report = verify_pdf(
         data,
         keys.trust_roots(Path(current_app.config["CERTS_DIR"])),
-        crls=keys.verification_crls(db.session(), Path(current_app.instance_path)),
+        crls=revocation.crls,
+        revoked=revocation.revoked,
     )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

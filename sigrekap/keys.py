@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from . import accounts, pki
 from .errors import ConflictError, PermissionDeniedError, UserError
 from .models import SigningKey, User, utcnow
+from .verify import RevocationData, RevokedCertificate
 
 logger = logging.getLogger(__name__)
 
@@ -316,13 +317,32 @@ def revocation_state(session: Session) -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
-def verification_crls(session: Session, instance: Path) -> list[bytes]:
-    """Return the office CA's current CRL, or none before the office PKI exists."""
+def revocation_data(session: Session, instance: Path) -> RevocationData:
+    """Collect the revocations that every verification in the app applies.
+
+    Keys from the office CA are in its CRL, built fresh unless the office PKI
+    does not exist yet. Imported external keys have no CRL here, so their
+    revocations are passed on directly.
+    """
     try:
-        office_pki = load_office_pki(instance)
+        crls = [office_crl(session, load_office_pki(instance))]
     except UserError:
-        return []
-    return [office_crl(session, office_pki)]
+        crls = []
+    external = session.scalars(
+        select(SigningKey).where(
+            SigningKey.is_revoked.is_(True), SigningKey.is_external.is_(True)
+        )
+    )
+    revoked = [
+        RevokedCertificate(
+            certificate=key.certificate_pem.encode(),
+            # The database keeps naive UTC times.
+            revoked_at=(key.revoked_dt or key.created_dt).replace(tzinfo=dt.UTC),
+            reason=key.revocation_reason,
+        )
+        for key in external
+    ]
+    return RevocationData(crls=crls, revoked=revoked)
 
 
 def office_crl(session: Session, office_pki: OfficePKI) -> bytes:

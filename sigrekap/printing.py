@@ -37,7 +37,13 @@ from .domain import SEAL_FIELD, SIGNATURE_FIELDS, Period
 from .errors import ConflictError
 from .models import Recap, Revision
 from .storage import FileStore
-from .verify import TrustRoot, VerificationReport, verify_pdf
+from .verify import (
+    NO_REVOCATIONS,
+    RevocationData,
+    TrustRoot,
+    VerificationReport,
+    verify_pdf,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -553,7 +559,7 @@ def printed_copy(
     base_url: str,
     now: dt.datetime | None = None,
     *,
-    crls: Sequence[bytes] = (),
+    revocation: RevocationData = NO_REVOCATIONS,
 ) -> bytes:
     """Build the printable copy of a signed recap's current revision.
 
@@ -572,7 +578,9 @@ def printed_copy(
     if revision.workbook_sha256:
         # The sheet prints this hash, so the file behind it must be intact.
         archive_integrity.read_file(store, recap, revision.workbook_sha256, "Excel")
-    report = verify_pdf(pdf, trust_roots, crls=crls)
+    report = verify_pdf(
+        pdf, trust_roots, crls=revocation.crls, revoked=revocation.revoked
+    )
     sheet = VerificationSheet(
         office_name=accounts.get_office(session).name,
         number=recap.number,

@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from typing import Any, TypeAlias
@@ -129,6 +129,29 @@ _KEY_USAGE = KeyUsageConstraints(
 )
 
 TrustRoot: TypeAlias = x509.Certificate | asn1_x509.Certificate | bytes
+
+
+@dataclass(frozen=True)
+class RevokedCertificate:
+    """A revocation known without a CRL, such as an imported external key's."""
+
+    certificate: TrustRoot
+    revoked_at: dt.datetime
+    """Time of the revocation, time-zone aware."""
+    reason: str | None = None
+    """CRL reason name, such as "key_compromise" or "superseded"."""
+
+
+@dataclass(frozen=True)
+class RevocationData:
+    """What a verification knows about revoked certificates."""
+
+    crls: Sequence[bytes] = ()
+    """DER CRLs; only those that a trust root signed are used."""
+    revoked: Sequence[RevokedCertificate] = ()
+
+
+NO_REVOCATIONS = RevocationData()
 
 
 @dataclass
@@ -280,6 +303,7 @@ def verify_pdf(
     trust_roots: Iterable[TrustRoot],
     *,
     crls: Iterable[bytes] = (),
+    revoked: Iterable[RevokedCertificate] = (),
     moment: dt.datetime | None = None,
 ) -> VerificationReport:
     """Validate every signature of a PDF against ``trust_roots``.
@@ -289,18 +313,21 @@ def verify_pdf(
     of ``crls``, and a missing CRL alone does not fail (soft-fail). A file
     that makes the checks fail with an exception is reported as invalid.
 
+    ``revoked`` lists revocations known without a CRL; they count like CRL
+    entries.
+
     ``moment`` is the validation time, by default the current time. A signer
     certificate that has expired by then still counts as trusted when a
     trusted timestamp shows that the signature was made while it was valid.
     """
     roots = [to_asn1_certificate(cert) for cert in trust_roots]
-    crl_list = _signed_by_roots(crls, roots)
+    revocations = _Revocations(_signed_by_roots(crls, roots), revoked)
     digest = hashlib.sha256(data).hexdigest()
     opened = _open_pdf(data, digest)
     if isinstance(opened, VerificationReport):
         return opened
     try:
-        return _verify_document(opened, data, digest, roots, crl_list, moment)
+        return _verify_document(opened, data, digest, roots, revocations, moment)
     except Exception:
         # Fail closed, because a hostile file must not become a server error
         # or a valid verdict. The trace is logged since the cause may be a bug
@@ -339,7 +366,7 @@ def _verify_document(
     data: bytes,
     digest: str,
     roots: list[asn1_x509.Certificate],
-    crls: list[asn1_crl.CertificateList],
+    revocations: _Revocations,
     moment: dt.datetime | None,
 ) -> VerificationReport:
     try:
@@ -355,7 +382,10 @@ def _verify_document(
 
     # One context for all signatures: certificates and CRLs are parsed once.
     context = ValidationContext(
-        trust_roots=roots, crls=crls, allow_fetching=False, moment=moment
+        trust_roots=roots,
+        crls=revocations.crls,
+        allow_fetching=False,
+        moment=moment,
     )
 
     def context_at(then: dt.datetime) -> ValidationContext:
@@ -363,14 +393,14 @@ def _verify_document(
         # retroactive_revinfo lets them count for its time.
         return ValidationContext(
             trust_roots=roots,
-            crls=crls,
+            crls=revocations.crls,
             allow_fetching=False,
             moment=then,
             retroactive_revinfo=True,
         )
 
     checked = [
-        _check_signature(reader, item, _Contexts(context, context_at), crls)
+        _check_signature(reader, item, _Contexts(context, context_at), revocations)
         for item in filled
     ]
     checked.sort(key=lambda item: (item.revision is None, item.revision or 0))
@@ -530,7 +560,7 @@ def _check_signature(
     reader: PdfFileReader,
     sig_field: _Field,
     contexts: _Contexts,
-    crls: list[asn1_crl.CertificateList],
+    revocations: _Revocations,
 ) -> _Checked:
     """Validate one filled signature field and report every failure as a problem."""
     report = SignatureReport(
@@ -563,7 +593,7 @@ def _check_signature(
     checked.revision = embedded.signed_revision
     report.revision = embedded.signed_revision + 1
     try:
-        _validate(report, embedded, reader, contexts, crls)
+        _validate(report, embedded, reader, contexts, revocations)
     except Exception as exc:  # noqa: BLE001 - hostile input must not crash
         logger.info("Validation of field %s failed: %r", sig_field.name, exc)
         report.problems.append(
@@ -622,7 +652,7 @@ def _validate(
     embedded: EmbeddedPdfSignature,
     reader: PdfFileReader,
     contexts: _Contexts,
-    crls: list[asn1_crl.CertificateList],
+    revocations: _Revocations,
 ) -> None:
     # The change analysis always runs (skip_diff=False), because it is what
     # detects content added after a signature.
@@ -631,7 +661,7 @@ def _validate(
         ts_status = validate_pdf_timestamp(
             embedded, validation_context=contexts.now, skip_diff=False
         )
-        _fill_common(report, ts_status, crls)
+        _fill_common(report, ts_status, revocations)
         report.timestamp_time = ts_status.timestamp
         report.timestamp_trusted = ts_status.trusted
         report.timestamp_authority = _common_name(ts_status.signing_cert)
@@ -646,7 +676,7 @@ def _validate(
         key_usage_settings=_KEY_USAGE,
         skip_diff=False,
     )
-    if _trust_lost_after_timestamp(status, crls):
+    if _trust_lost_after_timestamp(status, revocations):
         # The trusted timestamp proves that the signature existed at its time,
         # so the signer's chain is checked as it stood then. The timestamp
         # itself is still checked at the validation time.
@@ -661,7 +691,7 @@ def _validate(
         if then.trusted and not then.revoked:
             status = then
             report.certificate_checked_at = checked_at
-    _fill_common(report, status, crls)
+    _fill_common(report, status, revocations)
     report.certification = _is_certification(reader, embedded)
     report.signing_time = status.signer_reported_dt
     tst = status.timestamp_validity
@@ -673,7 +703,7 @@ def _validate(
             report.problems.append(
                 "Cap waktu (timestamp) tidak sah atau tidak tepercaya."
             )
-    _check_listed_revocation(report, status.signing_cert, crls)
+    _check_listed_revocation(report, status.signing_cert, revocations)
     attested = report.timestamp_time if report.timestamp_trusted else None
     moment = attested or report.signing_time
     if moment is not None:
@@ -692,14 +722,14 @@ def _validate(
 def _fill_common(
     report: SignatureReport,
     status: PdfSignatureStatus | DocumentTimestampStatus,
-    crls: list[asn1_crl.CertificateList],
+    revocations: _Revocations,
 ) -> None:
     signer = status.signing_cert
     _fill_certificate(report, signer)
     report.intact = status.intact
     report.valid = status.valid
     report.trusted = status.trusted
-    report.revocation = _revocation(status, signer, crls)
+    report.revocation = _revocation(status, signer, revocations)
     report.coverage = status.coverage.name.lower() if status.coverage else None
     level = status.modification_level
     report.modification_level = level.name.lower() if level is not None else None
@@ -794,17 +824,17 @@ def _trust_problem(status: PdfSignatureStatus | DocumentTimestampStatus) -> str:
 def _revocation(
     status: PdfSignatureStatus | DocumentTimestampStatus,
     cert: asn1_x509.Certificate,
-    crls: list[asn1_crl.CertificateList],
+    revocations: _Revocations,
 ) -> str:
     if status.revoked:
         return "revoked"
-    if any(crl.issuer == cert.issuer for crl in crls):
+    if any(crl.issuer == cert.issuer for crl in revocations.crls):
         return "good"
     return "unknown"
 
 
 def _trust_lost_after_timestamp(
-    status: PdfSignatureStatus, crls: list[asn1_crl.CertificateList]
+    status: PdfSignatureStatus, revocations: _Revocations
 ) -> bool:
     """Tell whether the signer's certificate lost its trust only after a
     trusted timestamp that falls within its validity.
@@ -826,7 +856,7 @@ def _trust_lost_after_timestamp(
         and _valid_at(status.signing_cert, tst.timestamp)
     ):
         return False
-    entry = _revocation_entry(status.signing_cert, crls)
+    entry = revocations.entry(status.signing_cert)
     if entry is not None:
         revoked_at, reason = entry
         return reason in _REPLACEMENT_REASONS and revoked_at > tst.timestamp
@@ -837,14 +867,15 @@ def _trust_lost_after_timestamp(
 def _check_listed_revocation(
     report: SignatureReport,
     cert: asn1_x509.Certificate,
-    crls: list[asn1_crl.CertificateList],
+    revocations: _Revocations,
 ) -> None:
-    """Apply a CRL entry for the signer that pyHanko did not act on.
+    """Apply a revocation of the signer that pyHanko did not act on.
 
     pyHanko consults CRLs only for certificates that name a CRL distribution
     point, and keys issued before the office published its CRL name none.
+    Revocations known without a CRL are applied here only.
     """
-    entry = _revocation_entry(cert, crls)
+    entry = revocations.entry(cert)
     if entry is None or report.revocation == "revoked":
         return
     revoked_at, reason = entry
@@ -861,22 +892,37 @@ def _check_listed_revocation(
     report.problems.append("Sertifikat penanda tangan telah dicabut.")
 
 
-def _revocation_entry(
-    cert: asn1_x509.Certificate, crls: list[asn1_crl.CertificateList]
-) -> tuple[dt.datetime, str | None] | None:
-    """Return the revocation time and reason that a CRL lists for ``cert``."""
-    for crl in crls:
-        if crl.issuer != cert.issuer:
-            continue
-        for entry in crl["tbs_cert_list"]["revoked_certificates"]:
-            if entry["user_certificate"].native != cert.serial_number:
+class _Revocations:
+    """CRLs that a trust root signed, and revocations known without one."""
+
+    def __init__(
+        self,
+        crls: list[asn1_crl.CertificateList],
+        revoked: Iterable[RevokedCertificate],
+    ) -> None:
+        self.crls = crls
+        self._local: dict[tuple[bytes, int], tuple[dt.datetime, str | None]] = {}
+        for item in revoked:
+            cert = to_asn1_certificate(item.certificate)
+            key = (cert.issuer.dump(), cert.serial_number)
+            self._local[key] = (item.revoked_at, item.reason)
+
+    def entry(
+        self, cert: asn1_x509.Certificate
+    ) -> tuple[dt.datetime, str | None] | None:
+        """Return the revocation time and reason recorded for ``cert``."""
+        for crl in self.crls:
+            if crl.issuer != cert.issuer:
                 continue
-            reason = entry.crl_reason_value
-            return (
-                entry["revocation_date"].native,
-                reason.native if reason is not None else None,
-            )
-    return None
+            for entry in crl["tbs_cert_list"]["revoked_certificates"]:
+                if entry["user_certificate"].native != cert.serial_number:
+                    continue
+                reason = entry.crl_reason_value
+                return (
+                    entry["revocation_date"].native,
+                    reason.native if reason is not None else None,
+                )
+        return self._local.get((cert.issuer.dump(), cert.serial_number))
 
 
 def _valid_at(cert: asn1_x509.Certificate, moment: dt.datetime) -> bool:

@@ -269,13 +269,12 @@ def _verify(data: bytes) -> VerificationReport:
     cache = current_app.extensions["sigrekap_report_cache"]
     report = cache.get(key)
     if report is None:
-        report = verify_pdf(data, roots, crls=_crls())
+        revocation = keys.revocation_data(db.session(), Path(current_app.instance_path))
+        report = verify_pdf(
+            data, roots, crls=revocation.crls, revoked=revocation.revoked
+        )
         cache.put(key, report)
     return report
-
-
-def _crls() -> list[bytes]:
-    return keys.verification_crls(db.session(), Path(current_app.instance_path))
 
 
 @bp.get(keys.CRL_PATH)

@@ -24,7 +24,13 @@ from reportlab.pdfgen import canvas
 
 from sigrekap import pki, signing, tsa
 from sigrekap.domain import SIGNATURE_FIELDS
-from sigrekap.verify import EXIT_INVALID, EXIT_UNVERIFIABLE, EXIT_VALID, verify_pdf
+from sigrekap.verify import (
+    EXIT_INVALID,
+    EXIT_UNVERIFIABLE,
+    EXIT_VALID,
+    RevokedCertificate,
+    verify_pdf,
+)
 
 OFFICE = "Dinas Komunikasi dan Informatika Kabupaten Contoh"
 WIB = ZoneInfo("Asia/Jakarta")
@@ -404,6 +410,29 @@ def test_key_replaced_before_signing_is_invalid(revisions, roots, office):
     assert report.exit_code == EXIT_INVALID
     assert kabid.revocation == "revoked"
     assert any("dicabut" in problem for problem in kabid.problems)
+
+
+@pytest.mark.parametrize(
+    "reason, exit_code, revocation",
+    [
+        ("key_compromise", EXIT_INVALID, "revoked"),
+        (None, EXIT_INVALID, "revoked"),
+        ("superseded", EXIT_VALID, "revoked_later"),
+    ],
+)
+def test_revocation_without_crl_counts(
+    revisions, roots, office, reason, exit_code, revocation
+):
+    revoked = RevokedCertificate(
+        certificate=office["kabid"].certificate,
+        revoked_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2),
+        reason=reason,
+    )
+    report = verify_pdf(revisions[-1], roots, revoked=[revoked])
+    assert report.exit_code == exit_code, report.to_dict()
+    kabid = {sig.role: sig for sig in report.signatures}["kabid"]
+    assert kabid.revocation == revocation
+    assert {sig.role: sig for sig in report.signatures}["kasi"].ok
 
 
 def test_crl_with_foreign_signature_is_ignored(revisions, roots, office):

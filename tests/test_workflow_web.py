@@ -364,6 +364,23 @@ def test_external_pkcs12_imported_and_used_for_paraf(app, desk):
     report = verify_pdf(data, keys.trust_roots(certs))
     assert report.exit_code == 0, report.to_dict()
 
+    # The office has no CRL of the external CA, yet revoking the key as
+    # compromised must still reach every verification.
+    desk.as_user("sysadmin")
+    assert desk.revoke_key(kasi_id, "key_compromise").status_code == 302
+    page = desk.client.get("/verifikasi").get_data(as_text=True)
+    response = desk.client.post(
+        "/verifikasi",
+        data={
+            "csrf_token": csrf_token_from(page),
+            "berkas": (io.BytesIO(data), "r.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert re.findall(r'data-verdict="(\w+)"', page) == ["invalid"]
+    assert "Sertifikat penanda tangan telah dicabut." in page
+
 
 @pytest.mark.parametrize(
     "reason, verdict, revocation_text",
