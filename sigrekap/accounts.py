@@ -68,11 +68,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         select(User).where(func.lower(User.username) == username.strip().lower())
     )
     now = utcnow()
-    if (
-        user is not None
-        and user.login_blocked_until_dt
-        and user.login_blocked_until_dt > now
-    ):
+    if user is not None and user.login_blocked_until_dt and user.login_blocked_until_dt > now:
         raise LoginBlockedError(
             "Terlalu banyak kata sandi salah untuk akun ini. Tunggu lima menit "
             "lalu coba lagi, atau minta administrator sistem mengatur ulang kata sandi."
@@ -108,9 +104,7 @@ def _count_failed_login(session: Session, user: User, now: dt.datetime) -> None:
             .where(User.id == user.id)
             .values(failed_logins=0, login_blocked_until_dt=now + LOGIN_BLOCK)
         )
-        logger.warning(
-            "Logins of user %s blocked after %s wrong passwords", user.id, failures
-        )
+        logger.warning("Logins of user %s blocked after %s wrong passwords", user.id, failures)
     session.commit()
 
 

@@ -35,6 +35,8 @@ REVOCATION_REASONS = {
     "superseded": "Diganti kunci baru, misalnya karena lupa frasa sandi",
     "cessation_of_operation": "Pejabat tidak lagi menjabat",
 }
+#: Reasons after which the key's earlier signatures stay valid.
+REPLACEMENT_REASONS = ("superseded", "cessation_of_operation")
 #: The RFC 5280 reason code that the CRL publishes for each reason.
 CRL_REASONS = {
     "key_compromise": x509.ReasonFlags.key_compromise,
@@ -305,6 +307,21 @@ def revoke_key(session: Session, actor: User, user_id: int, reason: str) -> Sign
         reason,
     )
     return key
+
+
+def key_used_at(
+    session: Session, user_id: int, moment: dt.datetime
+) -> SigningKey | None:
+    """Return the key the user could sign with at ``moment`` (naive UTC)."""
+    return session.scalar(
+        select(SigningKey)
+        .where(
+            SigningKey.user_id == user_id,
+            SigningKey.created_dt <= moment,
+            (SigningKey.revoked_dt.is_(None)) | (SigningKey.revoked_dt > moment),
+        )
+        .order_by(SigningKey.id.desc())
+    )
 
 
 def revocation_state(session: Session) -> str:

@@ -95,6 +95,7 @@ def detail(recap_id: int):  # type: ignore[no-untyped-def]
         timeline=workflow.timeline(session, recap),
         revisions=workflow.revisions_of(session, recap),
         has_key=keys.active_key(session, current_user) is not None,
+        leaked_key_problem=workflow.leaked_key_problem(session, recap),
         status_labels=recaps.STATUS_LABELS,
         action_labels=workflow.ACTION_LABELS,
         revision_labels=workflow.REVISION_LABELS,

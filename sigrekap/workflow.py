@@ -167,6 +167,31 @@ def check_can_approve(session: Session, actor: User, recap: Recap) -> str:
     return role
 
 
+def leaked_key_problem(session: Session, recap: Recap) -> str | None:
+    """Describe an earlier mark made with a key later revoked as leaked.
+
+    Such a mark no longer verifies, so a further mark would only produce an
+    invalid recap. Rejecting the recap strips the marks, and the official
+    then marks again with a new key.
+    """
+    for revision in revision_chain(session, recap.current_revision):
+        if revision.signer_id is None:
+            continue
+        key = keys.key_used_at(session, revision.signer_id, revision.created_dt)
+        if key is None or not key.is_revoked:
+            continue
+        if key.revocation_reason in keys.REPLACEMENT_REASONS:
+            continue
+        signer = revision.signer.name if revision.signer else "penanda tangan"
+        mark = REVISION_LABELS[revision.kind].lower()
+        return (
+            f"Kunci yang dipakai {signer} untuk {mark} sudah dicabut karena "
+            "bocor, sehingga tanda itu tidak sah lagi. Tolak rekapitulasi ini "
+            "agar tanda itu dihapus dan diberikan lagi dengan kunci baru."
+        )
+    return None
+
+
 def _commit_transition(
     session: Session,
     recap: Recap,
@@ -329,6 +354,9 @@ def approve(
     # processed" instead of "not your step".
     _check_version(recap, expected_version)
     role = check_can_approve(session, actor, recap)
+    problem = leaked_key_problem(session, recap)
+    if problem is not None:
+        raise ConflictError(problem)
     current = recap.current_revision
     if current is None:
         raise UserError(

@@ -468,6 +468,46 @@ def test_acting_head_signs_with_own_key(app, chain, nss, tmp_path, monkeypatch):
     assert stamps[0].title == chain.users["kasi"].title
 
 
+@pytest.mark.parametrize("reason", ["key_compromise", "superseded"])
+def test_leaked_paraf_key_blocks_next_mark(app, chain, reason):
+    chain.submit()
+    chain.approve("kasi")
+    sysadmin = chain.users["sysadmin"]
+    keys.revoke_key(chain.session, sysadmin, chain.users["kasi"].id, reason)
+    kabid = chain.users["kabid"]
+    problem = workflow.leaked_key_problem(chain.session, chain.recap)
+    if reason == "superseded":
+        # A replaced key's earlier paraf stays valid, so the chain goes on.
+        assert problem is None
+        chain.approve("kabid")
+        assert chain.recap.status == "at_kadis"
+        return
+
+    assert "dicabut karena bocor" in problem
+    before = chain.snapshot()
+    with pytest.raises(ConflictError, match="dicabut karena bocor"):
+        chain.approve("kabid")
+    assert chain.snapshot() == before
+    # Kabid can still reject, which strips the paraf, and the Kasi marks
+    # again with a new key.
+    assert "reject" in workflow.available_actions(chain.session, kabid, chain.recap)
+    chain.reject("kabid")
+    assert chain.recap.status == "at_kasi"
+    assert workflow.leaked_key_problem(chain.session, chain.recap) is None
+    kasi = chain.users["kasi"]
+    keys.create_key(
+        chain.session,
+        kasi,
+        chain.settings.office_pki,
+        demo.OFFICE_NAME,
+        "frasa-baru-kasi-1",
+        "frasa-baru-kasi-1",
+    )
+    chain.approve("kasi", "frasa-baru-kasi-1")
+    chain.approve("kabid")
+    assert chain.recap.status == "at_kadis"
+
+
 def test_submitted_figures_survive_later_import(app, chain):
     chain.submit()
     before = recaps.recap_statistics(chain.session, chain.recap).to_dict()

@@ -443,6 +443,24 @@ def test_revocation_reaches_crl_and_verification(
     assert revocation_text in page
 
 
+def test_leaked_paraf_key_hides_approve_button(app, desk):
+    desk.prepare_draft()
+    desk.post("ajukan")
+    desk.approve("kasi")
+    desk.as_user("sysadmin")
+    with app.app_context():
+        kasi_id = db.session().query(User).filter_by(username="kasi").one().id
+    desk.revoke_key(kasi_id, "key_compromise")
+    desk.as_user("kabid")
+    page = desk.page()
+    assert "dicabut karena bocor" in page
+    assert "Beri paraf…" not in page
+    assert "Tolak…" in page
+    response = desk.post("setujui", passphrase=desk.credentials["kabid"]["passphrase"])
+    assert response.status_code == 409
+    assert desk.status(app) == "at_kabid"
+
+
 def test_signing_passphrase_must_differ_from_password(app, desk):
     desk.as_user("sysadmin")
     with app.app_context():
