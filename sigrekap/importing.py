@@ -17,6 +17,7 @@ from .domain import COMPLAINT_FIELDS, Period
 from .errors import NotFoundError, PermissionDeniedError, UserError
 from .lapor import LaporImportError, ParseResult, parse_export
 from .models import Complaint, ImportBatch, Recap, User, utcnow
+from .stats import is_finished
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class ImportPreview:
     period: Period
     #: Records received within the recap's period.
     period_count: int
+    #: Records received earlier and still open when the period began.
+    carried_count: int
 
     @property
     def can_confirm(self) -> bool:
@@ -46,11 +49,20 @@ class ImportPreview:
         """Warnings about the file as a whole, which do not block the import."""
         if not self.result.records or self.period_count:
             return []
+        label = self.period.label()
+        if self.carried_count:
+            outcome = (
+                "Rekapitulasi periode ini hanya akan berisi pengaduan bulan "
+                "sebelumnya yang belum selesai."
+            )
+        else:
+            outcome = (
+                "Rekapitulasi periode ini tidak akan berisi pengaduan dan belum "
+                "dapat diajukan."
+            )
         message = (
-            f"Berkas ini tidak memuat laporan yang diterima pada periode "
-            f"{self.period.label()}. Rekapitulasi periode ini hanya akan berisi "
-            "pengaduan bulan sebelumnya yang belum selesai. Pastikan berkas "
-            "ekspor LAPOR! mencakup periode yang benar."
+            f"Berkas ini tidak memuat laporan yang diterima pada periode {label}. "
+            f"{outcome} Pastikan berkas ekspor LAPOR! mencakup periode {label}."
         )
         return [message]
 
@@ -88,8 +100,21 @@ def _make_preview(
     period_count = sum(
         1 for record in result.records if period.contains(record.received_at)
     )
+    carried_count = sum(
+        1
+        for record in result.records
+        if record.received_at < period.start
+        and not is_finished(record, as_of=period.start)
+    )
     return ImportPreview(
-        token, filename, result, new_count, update_count, period, period_count
+        token,
+        filename,
+        result,
+        new_count,
+        update_count,
+        period,
+        period_count,
+        carried_count,
     )
 
 

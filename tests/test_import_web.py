@@ -142,10 +142,17 @@ def test_export_without_period_rows_warns(app, client, auth):
     response = _upload(client, auth, recap_id, "september.csv", data)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "tidak memuat laporan yang diterima pada periode November 2026" in page
+    assert "hanya akan berisi pengaduan bulan sebelumnya" in page
     # A warning only: the rows can still be imported.
     assert "Konfirmasi impor" in page
 
-    data = data.replace(b"2026-09-02", b"2026-11-02")
+    # Nothing earlier is still open, and nothing at all falls in the period.
+    data = data.replace(b"2026-09-02", b"2026-12-02")
+    response = _upload(client, auth, recap_id, "desember.csv", data)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "tidak akan berisi pengaduan dan belum dapat diajukan" in page
+
+    data = data.replace(b"2026-12-02", b"2026-11-02")
     response = _upload(client, auth, recap_id, "november.csv", data)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "tidak memuat laporan yang diterima" not in page
