@@ -634,7 +634,13 @@ def parse_filters(args: Mapping[str, str]) -> tuple[SearchFilters, list[str]]:
         errors.append(f"Status {status!r} tidak dikenal.")
         status = None
 
-    text_query = (args.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+    text_query = (args.get("q") or "").strip()
+    if len(text_query) > MAX_QUERY_LENGTH:
+        errors.append(
+            f"Kata kunci terlalu panjang; hanya {MAX_QUERY_LENGTH} karakter "
+            "pertama yang dipakai."
+        )
+        text_query = text_query[:MAX_QUERY_LENGTH]
     sha256 = (args.get("sha256") or "").strip().lower()
     # A whole SHA-256 typed into the text box is a hash look-up.
     if not sha256 and re.fullmatch(r"[0-9a-fA-F]{64}", text_query):
@@ -645,6 +651,19 @@ def parse_filters(args: Mapping[str, str]) -> tuple[SearchFilters, list[str]]:
             f"awalannya paling sedikit {MIN_HASH_PREFIX} digit."
         )
         sha256 = ""
+
+    words = normalize_words(text_query)
+    if text_query and not words:
+        errors.append(
+            "Kata kunci tidak berisi huruf atau angka, sehingga tidak dipakai "
+            "untuk mencari."
+        )
+    elif len(words) > MAX_QUERY_WORDS:
+        ignored = " ".join(words[MAX_QUERY_WORDS:])
+        errors.append(
+            f"Hanya {MAX_QUERY_WORDS} kata pertama kata kunci yang dipakai; "
+            f"kata berikut tidak dicari: {ignored}."
+        )
 
     sort = args.get("sort") or "period"
     order = args.get("order") or "desc"

@@ -666,6 +666,25 @@ def test_invalid_filters_are_reported_and_ignored():
     assert len(errors) == 4
 
 
+def test_dropped_query_parts_are_reported():
+    parsed, errors = archive.parse_filters(
+        {"q": "satu dua tiga empat lima enam tujuh delapan sembilan sepuluh"}
+    )
+    assert parsed.text.endswith("sepuluh")
+    assert errors == [
+        "Hanya 8 kata pertama kata kunci yang dipakai; kata berikut tidak "
+        "dicari: sembilan sepuluh."
+    ]
+    parsed, errors = archive.parse_filters({"q": "%!?"})
+    assert len(errors) == 1
+    assert "tidak berisi huruf atau angka" in errors[0]
+    parsed, errors = archive.parse_filters({"q": "a" * 250})
+    assert len(parsed.text) == archive.MAX_QUERY_LENGTH
+    assert len(errors) == 1
+    assert "terlalu panjang" in errors[0]
+    assert archive.parse_filters({"q": "jalan rusak"})[1] == []
+
+
 def test_pagination_splits_results(generated):
     assert all_ids(filters()) == set(generated.recaps)
     assert archive.ensure_indexed(db.session()) == 0
