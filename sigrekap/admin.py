@@ -18,8 +18,8 @@ from flask_login import current_user
 
 from . import accounts, db, keys
 from .auth import role_required
-from .errors import UserError
-from .models import ROLE_LABELS, ROLES, utcnow
+from .errors import NotFoundError, UserError
+from .models import ROLE_LABELS, ROLES, SigningKey, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -115,6 +115,7 @@ def edit_user(user_id: int):  # type: ignore[no-untyped-def]
         role_labels=ROLE_LABELS,
         user=user,
         key=keys.active_key(session, user),
+        revoked_keys=keys.revoked_keys(session, user),
         revocation_reasons=keys.REVOCATION_REASONS,
         now_utc=utcnow(),
     ), (422 if error else 200)
@@ -186,6 +187,21 @@ def revoke_key(user_id: int):  # type: ignore[no-untyped-def]
         "halaman Kunci tanda tangan.",
         "success",
     )
+    return redirect(url_for("admin.edit_user", user_id=user_id))
+
+
+@bp.route("/pengguna/<int:user_id>/kunci/<int:key_id>/alasan", methods=["POST"])
+@role_required("sysadmin")
+def change_revocation_reason(user_id: int, key_id: int):  # type: ignore[no-untyped-def]
+    """Set or escalate the reason of a revoked key."""
+    session = db.session()
+    key = session.get(SigningKey, key_id)
+    if key is None or key.user_id != user_id:
+        raise NotFoundError("Kunci yang dicabut tidak ditemukan.")
+    keys.change_revocation_reason(
+        session, current_user, key_id, request.form.get("reason", "")
+    )
+    flash("Alasan pencabutan kunci disimpan.", "success")
     return redirect(url_for("admin.edit_user", user_id=user_id))
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import accounts, pki
-from .errors import ConflictError, PermissionDeniedError, UserError
+from .errors import ConflictError, NotFoundError, PermissionDeniedError, UserError
 from .models import SigningKey, User, utcnow
 from .verify import RevocationData, RevokedCertificate
 
@@ -305,6 +305,60 @@ def revoke_key(session: Session, actor: User, user_id: int, reason: str) -> Sign
         user_id,
         actor.id,
         reason,
+    )
+    return key
+
+
+def revoked_keys(session: Session, user: User) -> list[SigningKey]:
+    """Return the user's revoked keys, newest first."""
+    return list(
+        session.scalars(
+            select(SigningKey)
+            .where(SigningKey.user_id == user.id, SigningKey.is_revoked.is_(True))
+            .order_by(SigningKey.id.desc())
+        )
+    )
+
+
+def change_revocation_reason(
+    session: Session, actor: User, key_id: int, reason: str
+) -> SigningKey:
+    """Set the reason of a revoked key, for example when a leak comes to light.
+
+    A missing reason may become any reason, and any reason may become
+    key_compromise. The reverse would make the signatures of a leaked key
+    valid again, so it is rejected.
+    """
+    if actor.role != "sysadmin":
+        raise PermissionDeniedError(
+            "Hanya administrator sistem yang dapat mengubah alasan pencabutan."
+        )
+    if reason not in REVOCATION_REASONS:
+        raise UserError("Pilih alasan pencabutan kunci dari daftar.")
+    key = session.get(SigningKey, key_id)
+    if key is None or not key.is_revoked:
+        raise NotFoundError("Kunci yang dicabut tidak ditemukan.")
+    previous = key.revocation_reason
+    if previous == "key_compromise" and reason != "key_compromise":
+        raise UserError(
+            "Kunci yang dicabut karena bocor tetap tercatat bocor, agar tanda "
+            "tangannya tidak menjadi sah lagi."
+        )
+    if previous is not None and previous != reason and reason != "key_compromise":
+        raise UserError(
+            "Alasan pencabutan hanya dapat diisi bila belum ada, atau diubah "
+            "menjadi kunci bocor."
+        )
+    key.revocation_reason = reason
+    session.commit()
+    logger.warning(
+        "Revocation reason of signing key %s of user %s changed from %s to %s "
+        "by user %s",
+        key.id,
+        key.user_id,
+        previous,
+        reason,
+        actor.id,
     )
     return key
 

@@ -443,6 +443,62 @@ def test_revocation_reaches_crl_and_verification(
     assert revocation_text in page
 
 
+def test_revocation_reason_can_be_set_or_escalated(app, desk):
+    desk.as_user("sysadmin")
+    with app.app_context():
+        session = db.session()
+        kasi = session.query(User).filter_by(username="kasi").one()
+        kasi_id = kasi.id
+        key_id = keys.active_key(session, kasi).id
+    desk.revoke_key(kasi_id, "superseded")
+    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
+    assert "Kunci yang dicabut" in page
+    assert "Diganti kunci baru" in page
+
+    def change(reason):
+        page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
+        return desk.client.post(
+            f"/admin/pengguna/{kasi_id}/kunci/{key_id}/alasan",
+            data={"csrf_token": csrf_token_from(page), "reason": reason},
+        )
+
+    def stored_reason():
+        with app.app_context():
+            return db.session().get(SigningKey, key_id).revocation_reason
+
+    # One replacement reason cannot become another, but any can become a leak.
+    assert change("cessation_of_operation").status_code == 400
+    assert stored_reason() == "superseded"
+    assert change("key_compromise").status_code == 302
+    assert stored_reason() == "key_compromise"
+    # A leak stays a leak.
+    assert change("superseded").status_code == 400
+    assert stored_reason() == "key_compromise"
+
+    # A key revoked before reasons were recorded may get any reason.
+    with app.app_context():
+        session = db.session()
+        session.get(SigningKey, key_id).revocation_reason = None
+        session.commit()
+    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
+    assert "Tidak dicatat; dianggap bocor" in page
+    assert change("superseded").status_code == 302
+    assert stored_reason() == "superseded"
+    # Another user's key id in the path is not found.
+    response = desk.client.post(
+        f"/admin/pengguna/{kasi_id + 1}/kunci/{key_id}/alasan",
+        data={"csrf_token": csrf_token_from(page), "reason": "key_compromise"},
+    )
+    assert response.status_code == 404
+    desk.as_user("kasi")
+    response = desk.client.post(
+        f"/admin/pengguna/{kasi_id}/kunci/{key_id}/alasan",
+        data={"csrf_token": desk._token("/"), "reason": "key_compromise"},
+    )
+    assert response.status_code == 403
+    assert stored_reason() == "superseded"
+
+
 def test_leaked_paraf_key_hides_approve_button(app, desk):
     desk.prepare_draft()
     desk.post("ajukan")
