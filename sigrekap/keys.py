@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from pyhanko.sign.signers import SimpleSigner
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -99,10 +99,30 @@ def ensure_office_pki(instance: Path, certs_dir: Path, office_name: str) -> Offi
         )
         logger.info("Created the office CA, seal and TSA keys in %s", folder)
     office_pki = load_office_pki(instance)
-    certs = Path(certs_dir)
-    certs.mkdir(parents=True, exist_ok=True)
-    (certs / CA_CERT_FILENAME).write_bytes(office_pki.ca.certificate_pem())
+    _publish_ca_certificate(office_pki, Path(certs_dir))
     return office_pki
+
+
+def _publish_ca_certificate(office_pki: OfficePKI, certs: Path) -> None:
+    """Write the office CA certificate to ``certs`` without replacing another's.
+
+    Two instances set up from one checkout share the default certs folder.
+    Overwriting would leave the first instance's recaps without a trust
+    anchor, so a second CA gets a file named after its fingerprint.
+    """
+    certs.mkdir(parents=True, exist_ok=True)
+    pem = office_pki.ca.certificate_pem()
+    path = certs / CA_CERT_FILENAME
+    if path.exists() and path.read_bytes() != pem:
+        fingerprint = office_pki.ca.certificate.fingerprint(hashes.SHA256()).hex()
+        path = certs / f"sigrekap-ca-{fingerprint[:16]}.pem"
+        logger.warning(
+            "%s holds another office CA; writing this instance's CA to %s",
+            certs / CA_CERT_FILENAME,
+            path,
+        )
+    if not path.exists() or path.read_bytes() != pem:
+        path.write_bytes(pem)
 
 
 def load_office_pki(instance: Path) -> OfficePKI:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.signers import SimpleSigner
 
-from sigrekap import pki
+from sigrekap import keys, pki
 
 OFFICE = "Dinas Komunikasi dan Informatika Kabupaten Contoh"
 PASSPHRASE = "frasa-sandi-rahasia-123"
@@ -394,3 +394,18 @@ def test_to_asn1_certificate_accepts_all_forms(ca):
     der = ca.certificate_der()
     for form in (ca.certificate, der, ca.certificate_pem(), ca.asn1_certificate):
         assert pki.to_asn1_certificate(form).dump() == der
+
+
+def test_second_instance_keeps_first_ca_file(tmp_path):
+    certs = tmp_path / "certs"
+    first = keys.ensure_office_pki(tmp_path / "one", certs, "Dinas Satu")
+    second = keys.ensure_office_pki(tmp_path / "two", certs, "Dinas Dua")
+    assert (certs / keys.CA_CERT_FILENAME).read_bytes() == first.ca.certificate_pem()
+    others = [p for p in certs.glob("sigrekap-ca-*.pem")]
+    assert len(others) == 1
+    assert others[0].read_bytes() == second.ca.certificate_pem()
+    # Both are trusted, and setting up again writes nothing new.
+    keys.ensure_office_pki(tmp_path / "two", certs, "Dinas Dua")
+    assert len(list(certs.glob("*.pem"))) == 2
+    subjects = {root.subject for root in keys.trust_roots(certs)}
+    assert subjects == {first.ca.certificate.subject, second.ca.certificate.subject}
