@@ -208,6 +208,18 @@ class SignatureReport:
     def role_label(self) -> str | None:
         return ROLE_LABELS.get(self.role or "")
 
+    def notes(self) -> list[str]:
+        """List facts that do not change the verdict but explain it."""
+        notes = []
+        if self.revocation == "revoked_later":
+            notes.append(REVOCATION_LABELS["revoked_later"] + ".")
+        if self.certificate_checked_at is not None:
+            notes.append(
+                "Sertifikat sudah kedaluwarsa; diperiksa menurut keadaan pada "
+                f"waktu cap waktu ({self.certificate_checked_at:%Y-%m-%d %H:%M} UTC)."
+            )
+        return notes
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ok"] = self.ok
@@ -259,6 +271,7 @@ class VerificationReport:
             signer = signature.signer_name or "penanda tangan tidak terbaca"
             lines.append(f"{index}. {label} [{signature.field_name}] {signer}: {state}")
             lines.extend(f"   - {problem}" for problem in signature.problems)
+            lines.extend(f"   * {note}" for note in signature.notes())
         if self.problems:
             lines.append("Masalah pada dokumen:")
             lines.extend(f"   - {problem}" for problem in self.problems)
@@ -889,7 +902,8 @@ def _check_listed_revocation(
         return
     report.revocation = "revoked"
     report.trusted = False
-    report.problems.append("Sertifikat penanda tangan telah dicabut.")
+    # The revocation outweighs any expiry reported before it.
+    report.problems.insert(0, "Sertifikat penanda tangan telah dicabut.")
 
 
 class _Revocations:

@@ -381,7 +381,10 @@ def test_revoked_certificate_stays_invalid_after_expiry(revisions, roots, office
     assert report.exit_code == EXIT_INVALID
     assert not by_role["kabid"].ok
     assert by_role["kabid"].certificate_checked_at is None
+    # The revocation is named before the expiry it outweighs.
+    assert by_role["kabid"].problems[0] == "Sertifikat penanda tangan telah dicabut."
     assert by_role["kasi"].ok
+    assert "diperiksa menurut keadaan pada waktu cap waktu" in report.summary()
 
 
 def kabid_revoked(office, revoked_at, reason):
@@ -400,6 +403,7 @@ def test_key_replaced_after_signing_stays_valid(revisions, roots, office, reason
     kabid = {sig.role: sig for sig in report.signatures}["kabid"]
     assert kabid.revocation == "revoked_later"
     assert kabid.certificate_checked_at == kabid.timestamp_time
+    assert "Dicabut setelah penandatanganan" in report.summary()
 
 
 def test_key_replaced_before_signing_is_invalid(revisions, roots, office):
