@@ -693,6 +693,9 @@ def _validate(
         # The trusted timestamp proves that the signature existed at its time,
         # so the signer's chain is checked as it stood then. The timestamp
         # itself is still checked at the validation time.
+        # NOTE: once the TSA certificate expires too, nothing proves the time
+        # any more and the signature reads invalid; archive timestamps
+        # (PAdES B-LTA) are not added, so recaps are valid for that long.
         checked_at = status.timestamp_validity.timestamp
         then = validate_pdf_signature(
             embedded,
