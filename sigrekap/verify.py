@@ -339,8 +339,11 @@ def verify_pdf(
     opened = _open_pdf(data, digest)
     if isinstance(opened, VerificationReport):
         return opened
+    reader, parsed = opened
     try:
-        return _verify_document(opened, data, digest, roots, revocations, moment)
+        return _verify_document(
+            reader, parsed, len(data), digest, roots, revocations, moment
+        )
     except Exception:
         # Fail closed, because a hostile file must not become a server error
         # or a valid verdict. The trace is logged since the cause may be a bug
@@ -377,6 +380,7 @@ def _signed_by_roots(
 def _verify_document(
     reader: PdfFileReader,
     data: bytes,
+    size: int,
     digest: str,
     roots: list[asn1_x509.Certificate],
     revocations: _Revocations,
@@ -386,11 +390,11 @@ def _verify_document(
         fields = list(_signature_fields(reader))
     except Exception as exc:  # noqa: BLE001 - parsers raise many types on hostile input
         logger.info("Unreadable signature fields in %s: %r", digest, exc)
-        return _invalid(digest, len(data), [], [_BROKEN_FIELD_TREE])
+        return _invalid(digest, size, [], [_BROKEN_FIELD_TREE])
     filled = [item for item in fields if item.filled]
     if not filled:
         return _unverifiable(
-            "Dokumen tidak memuat tanda tangan elektronik.", digest, len(data)
+            "Dokumen tidak memuat tanda tangan elektronik.", digest, size
         )
 
     # One context for all signatures: certificates and CRLs are parsed once.
@@ -428,7 +432,7 @@ def _verify_document(
     reports = [item.report for item in checked]
     revisions = reader.xrefs.total_revisions
     if problems or not all(report.ok for report in reports):
-        return _invalid(digest, len(data), reports, problems, revisions, is_recap)
+        return _invalid(digest, size, reports, problems, revisions, is_recap)
     return VerificationReport(
         status="valid",
         exit_code=EXIT_VALID,
@@ -437,7 +441,7 @@ def _verify_document(
             "setelah ditandatangani selain oleh tanda tangan berikutnya."
         ),
         sha256=digest,
-        size=len(data),
+        size=size,
         signatures=reports,
         revisions=revisions,
         is_recap=is_recap,
@@ -447,7 +451,10 @@ def _verify_document(
 # Reading the file
 
 
-def _open_pdf(data: bytes, digest: str) -> PdfFileReader | VerificationReport:
+def _open_pdf(
+    data: bytes, digest: str
+) -> tuple[PdfFileReader, bytes] | VerificationReport:
+    """Open a PDF for pyHanko, returning the reader and the bytes it parsed."""
     if not data:
         return _unverifiable(
             "Berkas kosong; tidak ada yang dapat diperiksa.", digest, 0
@@ -458,11 +465,12 @@ def _open_pdf(data: bytes, digest: str) -> PdfFileReader | VerificationReport:
             digest,
             len(data),
         )
-    structure_problem = _trailer_problem(data)
-    if structure_problem is not None:
-        return _unverifiable(structure_problem, digest, len(data))
+    checked = _check_trailer(data, digest)
+    if isinstance(checked, VerificationReport):
+        return checked
+    parsed = data[:checked]
     try:
-        reader = PdfFileReader(BytesIO(data))
+        reader = PdfFileReader(BytesIO(parsed))
     except Exception as exc:  # noqa: BLE001 - parsers raise many types on hostile input
         logger.info("Unreadable PDF %s: %r", digest, exc)
         return _unverifiable(
@@ -474,31 +482,61 @@ def _open_pdf(data: bytes, digest: str) -> PdfFileReader | VerificationReport:
             digest,
             len(data),
         )
-    return reader
+    revisions = reader.xrefs.total_revisions
+    if revisions > MAX_REVISIONS:
+        problem = (
+            f"Berkas memuat {revisions} revisi, lebih dari {MAX_REVISIONS} yang "
+            "diperiksa. Rekapitulasi yang sah hanya memiliki beberapa revisi "
+            "(konsep, segel, paraf dan tanda tangan)."
+        )
+        return _invalid(digest, len(data), [], [problem], revisions)
+    return reader, parsed
 
 
-def _trailer_problem(data: bytes) -> str | None:
+def _check_trailer(data: bytes, digest: str) -> VerificationReport | int:
     """Check the file's end before pyHanko parses it.
 
-    pyHanko rebuilds a PDF whose trailer it cannot find by scanning the whole
-    file, which took 3.5 s for 24 MB of zeros. A signed PDF ends with
-    ``startxref``, the offset of its last cross-reference section and
-    ``%%EOF`` (ISO 32000-1, 7.5.5), and every signature depends on that
-    offset being right, so a file without it is rejected at once.
+    pyHanko finds the trailer by reading back from the end of the file, and
+    rebuilds a PDF whose trailer it cannot find by scanning the whole file:
+    24 MB of zeros took 3.5 s. A signed PDF ends with ``startxref``, the
+    offset of its last cross-reference section and ``%%EOF`` (ISO 32000-1,
+    7.5.5), and every signature depends on that offset being right. So a
+    file without them is rejected at once, and so is one with more than
+    TRAILER_SEARCH_BYTES or TRAILING_FILL_BYTES after them, which no
+    signature covers.
+
+    Return the report of a rejected file, or else how many of its bytes to
+    parse: trailing whitespace and NUL bytes are cut to PARSED_FILL_BYTES,
+    because pyHanko looks for %%EOF only near the end of the file.
     """
-    ends = _STARTXREF.findall(data[-TRAILER_SEARCH_BYTES:])
-    if not ends:
-        return (
+    end = len(data.rstrip(_TRAILING_FILL))
+    start = data.rfind(b"startxref", 0, end)
+    found = _STARTXREF.match(data, start) if start >= 0 else None
+    if found is None:
+        return _unverifiable(
             "Berkas PDF tidak utuh: penanda akhir PDF (startxref dan %%EOF) "
-            "tidak ditemukan di akhir berkas."
+            "tidak ditemukan.",
+            digest,
+            len(data),
         )
-    offset = int(ends[-1])
+    extra = end - found.end()
+    fill = len(data) - end
+    if extra > TRAILER_SEARCH_BYTES or fill > TRAILING_FILL_BYTES:
+        extra = len(data) - found.end()
+        problem = (
+            f"Ada {extra} bait tambahan setelah akhir PDF (%%EOF) yang tidak "
+            "dicakup tanda tangan mana pun."
+        )
+        return _invalid(digest, len(data), [], [problem])
+    offset = int(found.group(1))
     if not _XREF_START.match(data[offset : offset + 1024]):
-        return (
+        return _unverifiable(
             "Berkas PDF rusak: tabel referensi silang (xref) tidak berada di "
-            "tempat yang ditunjuk akhir berkas."
+            "tempat yang ditunjuk akhir berkas.",
+            digest,
+            len(data),
         )
-    return None
+    return end + min(fill, PARSED_FILL_BYTES)
 
 
 def _signature_fields(reader: PdfFileReader) -> Iterator[_Field]:
@@ -806,9 +844,19 @@ def _certificate_kind(cert: asn1_x509.Certificate) -> str:
 
 
 _EXPIRED_INDICATIONS = ("EXPIRED", "OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED")
-#: Bytes at the end of a file searched for its startxref and %%EOF.
+#: Revisions that a file may have. Checking what each revision changed costs
+#: time in proportion to the square of their number (600 took 19 s), and a
+#: recap has about six.
+MAX_REVISIONS = 64
+#: Bytes that may follow the final %%EOF, besides whitespace and NUL bytes.
 TRAILER_SEARCH_BYTES = 4096
+#: Whitespace and NUL bytes that may end the file. pyHanko reads back through
+#: them slowly: 24 MB of them after a genuine recap took 1 to 3.5 s.
+TRAILING_FILL_BYTES = 64 * 1024
+#: Trailing whitespace and NUL bytes handed on to pyHanko.
+PARSED_FILL_BYTES = 64
 _STARTXREF = re.compile(rb"startxref\s+(\d{1,15})\s+%%EOF")
+_TRAILING_FILL = b" \t\r\n\x0c\x00"
 # A cross-reference table, or an xref stream's "N G obj" header.
 _XREF_START = re.compile(rb"\s*(?:xref|\d{1,10}\s+\d{1,5}\s+obj)")
 # CRL reasons after which earlier signatures of the key stay valid.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,6 +29,7 @@ from sigrekap.verify import (
     EXIT_INVALID,
     EXIT_UNVERIFIABLE,
     EXIT_VALID,
+    MAX_REVISIONS,
     RevokedCertificate,
     verify_pdf,
 )
@@ -547,6 +549,39 @@ def test_broken_trailer_is_rejected_before_parsing(data, message, roots):
     report = verify_pdf(data, roots)
     assert report.exit_code == EXIT_UNVERIFIABLE
     assert message in report.message
+
+
+@pytest.mark.parametrize("fill", [b"\n" * 6000, b"\0" * 6000, b" \r\n" * 50])
+def test_trailing_whitespace_is_tolerated(revisions, roots, fill):
+    report = verify_pdf(revisions[-1] + fill, roots)
+    assert report.exit_code == EXIT_VALID, report.to_dict()
+
+
+def test_large_appendix_is_invalid_without_parsing(revisions, roots):
+    report = verify_pdf(revisions[-1] + b"sisipan " * 2000, roots)
+    assert report.exit_code == EXIT_INVALID
+    assert re.search(r"Ada 1600\d bait tambahan setelah akhir PDF", report.problems[0])
+    report = verify_pdf(revisions[-1] + b"\n" * 100_000, roots)
+    assert report.exit_code == EXIT_INVALID
+    assert re.search(r"Ada 10000\d bait tambahan", report.problems[0])
+
+
+def test_too_many_revisions_are_invalid(revisions, roots):
+    def add_note(index):
+        def change(writer):
+            writer.add_object(generic.TextStringObject(f"catatan {index}"))
+
+        return change
+
+    data = revisions[-1]
+    genuine_revisions = PdfFileReader(io.BytesIO(data)).xrefs.total_revisions
+    for index in range(MAX_REVISIONS):
+        data = append_update(data, add_note(index))
+    report = verify_pdf(data, roots)
+    assert report.exit_code == EXIT_INVALID
+    assert report.signatures == []
+    assert report.revisions == MAX_REVISIONS + genuine_revisions
+    assert f"lebih dari {MAX_REVISIONS}" in report.problems[0]
 
 
 def test_pdf_with_only_empty_fields_is_unverifiable(revisions, roots):
