@@ -427,13 +427,26 @@ def revocation_data(session: Session, instance: Path) -> RevocationData:
     revoked = [
         RevokedCertificate(
             certificate=key.certificate_pem.encode(),
-            # The database keeps naive UTC times.
-            revoked_at=(key.revoked_dt or key.created_dt).replace(tzinfo=dt.UTC),
+            revoked_at=_revocation_time(key),
             reason=key.revocation_reason,
         )
         for key in external
     ]
     return RevocationData(crls=crls, revoked=revoked)
+
+
+def _revocation_time(key: SigningKey) -> dt.datetime:
+    """Return when a key was revoked, rounded up to a whole second.
+
+    CRLs give whole seconds. Rounding down would place a revocation before a
+    signature timestamped earlier in the same second, and rounding up cannot
+    cover a later signature, because a revoked key no longer signs.
+    """
+    # The database keeps naive UTC times.
+    moment = (key.revoked_dt or key.created_dt).replace(tzinfo=dt.UTC)
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return moment
 
 
 def office_crl(session: Session, office_pki: OfficePKI) -> bytes:
@@ -447,9 +460,7 @@ def office_crl(session: Session, office_pki: OfficePKI) -> bytes:
     reasons = {}
     for key in revoked:
         serial = int(key.serial, 16)
-        # The database keeps naive UTC times.
-        revoked_at = (key.revoked_dt or key.created_dt).replace(tzinfo=dt.UTC)
-        entries.append((serial, revoked_at))
+        entries.append((serial, _revocation_time(key)))
         if key.revocation_reason in CRL_REASONS:
             reasons[serial] = CRL_REASONS[key.revocation_reason]
     # A CRL is valid for a week, but the app builds a fresh one for every
