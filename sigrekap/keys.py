@@ -493,6 +493,11 @@ def import_external_key(
         certified, issuers = pki.import_external_pkcs12(data, passphrase)
     except pki.SigningError as exc:
         raise UserError(str(exc)) from exc
+    if _was_revoked(session, certified.certificate):
+        raise UserError(
+            "Sertifikat dalam berkas ini pernah dicabut di SigRekap, sehingga "
+            "tidak dapat dipakai lagi. Minta penerbit mengeluarkan kunci baru."
+        )
 
     key = SigningKey(
         user_id=user.id,
@@ -505,8 +510,9 @@ def import_external_key(
     session.commit()
     roots = [cert for cert in issuers if cert.issuer == cert.subject]
     for root in roots:
-        name = f"external-{format(root.serial_number, 'x')[:16]}.pem"
-        path = Path(certs_dir) / name
+        # Serial numbers repeat between CAs, fingerprints do not.
+        fingerprint = root.fingerprint(hashes.SHA256()).hex()
+        path = Path(certs_dir) / f"external-{fingerprint[:16]}.pem"
         path.write_bytes(root.public_bytes(serialization.Encoding.PEM))
     logger.info(
         "External signing key %s imported for user %s by user %s",
@@ -515,6 +521,21 @@ def import_external_key(
         actor.id,
     )
     return key
+
+
+def _was_revoked(session: Session, certificate: x509.Certificate) -> bool:
+    """Tell whether a key with this certificate was stored and revoked before."""
+    serial = format(certificate.serial_number, "x")
+    candidates = session.scalars(
+        select(SigningKey).where(
+            SigningKey.serial == serial, SigningKey.is_revoked.is_(True)
+        )
+    )
+    return any(
+        x509.load_pem_x509_certificate(key.certificate_pem.encode()).issuer
+        == certificate.issuer
+        for key in candidates
+    )
 
 
 def unlock_key(session: Session, actor: User, user_id: int) -> SigningKey:

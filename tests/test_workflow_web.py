@@ -380,6 +380,47 @@ def test_external_pkcs12_imported_and_used_for_paraf(app, desk):
     assert re.findall(r'data-verdict="(\w+)"', page) == ["invalid"]
     assert "Sertifikat penanda tangan telah dicabut." in page
 
+    # The leaked key cannot come back through a second import.
+    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
+    response = desk.client.post(
+        f"/admin/pengguna/{kasi_id}/kunci/impor",
+        data={
+            "csrf_token": csrf_token_from(page),
+            "passphrase": "frasa-dari-bsre-1",
+            "pkcs12": (io.BytesIO(p12), "kasi.p12"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    with app.app_context():
+        kasi = db.session().get(User, kasi_id)
+        assert keys.active_key(db.session(), kasi) is None
+
+
+def test_external_cas_with_same_serial_are_both_trusted(app, office_pki, monkeypatch):
+    from sigrekap import pki
+
+    monkeypatch.setattr(pki.x509, "random_serial_number", lambda: 1)
+    with app.app_context():
+        session = db.session()
+        sysadmin = session.query(User).filter_by(username="sysadmin").one()
+        certs = Path(app.config["CERTS_DIR"])
+        for index, username in enumerate(("kasi", "kabid")):
+            user = session.query(User).filter_by(username=username).one()
+            if keys.active_key(session, user) is not None:
+                keys.revoke_key(session, sysadmin, user.id, "superseded")
+            ca = pki.create_ca(f"Penerbit Uji {index}")
+            issued = pki.issue_signing_certificate(
+                ca, name=user.name, title="Pejabat", nip=user.nip, office="Dinas Uji"
+            )
+            p12 = pki.export_pkcs12(issued, ca.certificate, "frasa-impor-1")
+            keys.import_external_key(
+                session, sysadmin, user.id, p12, "frasa-impor-1", office_pki, certs
+            )
+        subjects = {root.subject for root in keys.trust_roots(certs)}
+    assert {f"Penerbit Uji {index}" in str(subjects) for index in (0, 1)} == {True}
+    assert len(list(certs.glob("external-*.pem"))) == 2
+
 
 @pytest.mark.parametrize(
     "reason, verdict, revocation_text",
