@@ -184,10 +184,19 @@ def leaked_key_problem(session: Session, recap: Recap) -> str | None:
             continue
         signer = revision.signer.name if revision.signer else "penanda tangan"
         mark = REVISION_LABELS[revision.kind].lower()
-        return (
+        problem = (
             f"Kunci yang dipakai {signer} untuk {mark} sudah dicabut karena "
-            "bocor, sehingga tanda itu tidak sah lagi. Tolak rekapitulasi ini "
-            "agar tanda itu dihapus dan diberikan lagi dengan kunci baru."
+            "bocor, sehingga tanda itu tidak sah lagi."
+        )
+        if recap.status in ("signed", "archived"):
+            return (
+                f"{problem} Rekapitulasi yang sudah ditandatangani ini tidak sah "
+                "lagi, dan SigRekap tidak dapat memperbaikinya."
+            )
+        return (
+            f"{problem} Tolak rekapitulasi ini. Setiap penolakan mengembalikannya "
+            "satu langkah dan menghapus tanda langkah itu; setelah tanda ini "
+            f"terhapus, {signer} memberikannya lagi dengan kunci baru."
         )
     return None
 

@@ -507,6 +507,12 @@ def test_leaked_paraf_key_blocks_next_mark(app, chain, reason):
     chain.approve("kabid")
     assert chain.recap.status == "at_kadis"
 
+    # A leak found after the Kadis signed cannot be undone by rejection.
+    chain.approve("kadis")
+    keys.revoke_key(chain.session, sysadmin, kabid.id, "key_compromise")
+    problem = workflow.leaked_key_problem(chain.session, chain.recap)
+    assert "tidak dapat memperbaikinya" in problem
+
 
 def test_submitted_figures_survive_later_import(app, chain):
     chain.submit()

@@ -549,6 +549,7 @@ def test_leaked_paraf_key_hides_approve_button(app, desk):
     desk.as_user("kabid")
     page = desk.page()
     assert "dicabut karena bocor" in page
+    assert "Setiap penolakan mengembalikannya satu langkah" in page
     assert "Beri paraf…" not in page
     assert "Tolak…" in page
     response = desk.post("setujui", passphrase=desk.credentials["kabid"]["passphrase"])
