@@ -388,6 +388,21 @@ def format_number(value: float, decimals: int = 0) -> str:
     return text.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
+def _plain_tracking_id(text: str) -> str:
+    """Write a tracking ID with ASCII digits and without invisible characters.
+
+    Fullwidth, Arabic-Indic and other decimal digits become 0-9, so that the
+    same ID typed either way is one complaint.
+    """
+    characters = []
+    for char in unicodedata.normalize("NFKC", text):
+        category = unicodedata.category(char)
+        if category == "Cf":  # zero-width and other format characters
+            continue
+        characters.append(str(unicodedata.digit(char)) if category == "Nd" else char)
+    return "".join(characters).strip()
+
+
 def _visible(text: str) -> str:
     """Show invisible and control characters of a cell as □, for messages."""
     return "".join(char if char.isprintable() else "□" for char in text)
@@ -691,8 +706,18 @@ class _RowReader:
         )
 
     def _tracking_id(self, row: int, value: object) -> str:
-        tracking_id = _cell_text(value)
+        written = _cell_text(value)
+        tracking_id = _plain_tracking_id(written)
         column = self._column("tracking_id")
+        if tracking_id and tracking_id != written:
+            self._problem(
+                row,
+                column,
+                _visible(written),
+                f"ID tracking memuat angka atau karakter tak biasa; disimpan "
+                f"sebagai {tracking_id}.",
+                "warning",
+            )
         if not tracking_id:
             self._problem(
                 row,
@@ -707,7 +732,7 @@ class _RowReader:
             self._problem(
                 row,
                 column,
-                tracking_id,
+                _visible(tracking_id),
                 f"ID tracking LAPOR! berupa angka dengan paling banyak "
                 f"{MAX_TRACKING_DIGITS} digit. Periksa apakah kolom ini memang "
                 "berisi ID tracking; baris tetap diimpor dengan ID ini.",

@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ LAPOR_STATUSES = (
     *sorted(FINISHED_STATUSES),
 )
 _LAPOR_STATUS_KEYS = frozenset(status.casefold() for status in LAPOR_STATUSES)
+_CANONICAL_STATUSES = {status.casefold(): status for status in LAPOR_STATUSES}
 
 # Label under which empty or missing values are counted in the tables.
 UNFILLED_LABEL = "(Tidak diisi)"
@@ -193,10 +194,21 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[lower] + (position - lower) * (ordered[upper] - ordered[lower])
 
 
-def count_by(complaints: Iterable[Any], attribute: str) -> list[tuple[str, int]]:
+def count_by(
+    complaints: Iterable[Any],
+    attribute: str,
+    label: Callable[[object], str] | None = None,
+) -> list[tuple[str, int]]:
     """Count complaints per attribute value, most frequent first, then by label."""
-    counts = Counter(_label(getattr(c, attribute)) for c in complaints)
+    label = label or _label
+    counts = Counter(label(getattr(c, attribute)) for c in complaints)
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def status_label(value: object) -> str:
+    """Return a status as LAPOR! spells it, so that "SELESAI" counts as "Selesai"."""
+    text = _label(value)
+    return _CANONICAL_STATUSES.get(_status_key(text), text)
 
 
 def _label(value: object) -> str:
@@ -301,7 +313,7 @@ def compute_statistics(
     return RecapStatistics(
         period=period,
         total_received=len(received),
-        by_status=count_by(received, "status"),
+        by_status=count_by(received, "status", status_label),
         by_category=count_by(received, "category"),
         by_channel=count_by(received, "channel"),
         by_unit=count_by(received, "unit"),

@@ -469,8 +469,6 @@ def warnings_of(result, column):
         "74140751x",
         "1" * 16,
         "3578012345678901",
-        "٧٤١٤٠٧٥١",  # Arabic-Indic digits
-        "７４１４０７５１",  # fullwidth digits
     ],
 )
 def test_unusual_tracking_id_warns(tracking_id):
@@ -482,6 +480,29 @@ def test_unusual_tracking_id_warns(tracking_id):
     assert [w.row for w in warnings] == [3]
     assert warnings[0].value == tracking_id
     assert "angka" in warnings[0].reason
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "٧٤١٤٠٧٥١",  # Arabic-Indic digits
+        "７４１４０７５１",  # fullwidth digits
+        "7414\u200b0751",  # zero-width space
+    ],
+)
+def test_unusual_digits_become_plain_tracking_id(written):
+    result = parse_export(to_csv(table([make_row(1, tracking_id=written)])), "lapor.csv")
+    assert [record.tracking_id for record in result.records] == ["74140751"]
+    warnings = warnings_of(result, "ID Tracking")
+    assert len(warnings) == 1
+    assert "disimpan sebagai 74140751" in warnings[0].reason
+    assert "\u200b" not in warnings[0].value
+
+
+def test_same_tracking_id_in_other_digits_is_duplicate():
+    rows = [make_row(1, tracking_id="74140751"), make_row(2, tracking_id="７４１４０７５１")]
+    result = parse_export(to_csv(table(rows)), "lapor.csv")
+    assert any("sama dengan baris 2" in error.reason for error in errors_of(result))
 
 
 def test_numeric_tracking_ids_do_not_warn():

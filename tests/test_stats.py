@@ -403,3 +403,10 @@ def test_sample_export_statistics(name):
 )
 def test_finished_status_ignores_case_and_spacing(status, finished):
     assert stats_module.is_finished_status(status) is finished
+
+
+def test_status_rows_merge_spelling_variants():
+    rows = [("Selesai",), ("SELESAI",), (" selesai ",), ("Proses",), ("Sedang Dibahas",)]
+    complaints = [type("C", (), {"status": status})() for (status,) in rows]
+    counts = dict(stats_module.count_by(complaints, "status", stats_module.status_label))
+    assert counts == {"Selesai": 3, "Proses": 1, "Sedang Dibahas": 1}
