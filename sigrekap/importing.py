@@ -12,12 +12,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import accounts, archive
+from . import accounts, archive, recaps
 from .domain import COMPLAINT_FIELDS, Period
 from .errors import NotFoundError, PermissionDeniedError, UserError
 from .lapor import LaporImportError, ParseResult, parse_export
 from .models import Complaint, ImportBatch, Recap, User, utcnow
-from .stats import is_finished
+from .stats import exclusion_reason, is_finished
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ class ImportPreview:
     period: Period
     #: Records received within the recap's period.
     period_count: int
-    #: Records received earlier and still open when the period began.
+    #: Records received earlier and still open when the period began, plus
+    #: complaints already stored that the recap shows and the file leaves alone.
     carried_count: int
 
     @property
@@ -52,8 +53,8 @@ class ImportPreview:
         label = self.period.label()
         if self.carried_count:
             outcome = (
-                "Rekapitulasi periode ini hanya akan berisi pengaduan bulan "
-                "sebelumnya yang belum selesai."
+                "Rekapitulasi periode ini hanya akan berisi pengaduan yang sudah "
+                "diimpor sebelumnya atau yang belum selesai dari bulan sebelumnya."
             )
         else:
             outcome = (
@@ -105,6 +106,13 @@ def _make_preview(
         for record in result.records
         if record.received_at < period.start
         and not is_finished(record, as_of=period.start)
+    )
+    in_file = {record.tracking_id for record in result.records}
+    carried_count += sum(
+        1
+        for complaint in recaps.complaints_for_period(session, period)
+        if complaint.tracking_id not in in_file
+        and exclusion_reason(complaint, period) is None
     )
     return ImportPreview(
         token,

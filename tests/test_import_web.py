@@ -142,7 +142,7 @@ def test_export_without_period_rows_warns(app, client, auth):
     response = _upload(client, auth, recap_id, "september.csv", data)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "tidak memuat laporan yang diterima pada periode November 2026" in page
-    assert "hanya akan berisi pengaduan bulan sebelumnya" in page
+    assert "hanya akan berisi pengaduan yang sudah diimpor sebelumnya" in page
     # A warning only: the rows can still be imported.
     assert "Konfirmasi impor" in page
 
@@ -156,6 +156,24 @@ def test_export_without_period_rows_warns(app, client, auth):
     response = _upload(client, auth, recap_id, "november.csv", data)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "tidak memuat laporan yang diterima" not in page
+
+
+def test_period_notice_counts_stored_complaints(app, client, auth):
+    # November is imported; December's recap then gets a file without rows
+    # for December, yet November's open complaints carry over.
+    november = _create_recap(client, auth)
+    data = (FIXTURES / "lapor-2026-11.csv").read_bytes()
+    _confirm(client, auth, _upload(client, auth, november, "nov.csv", data).headers["Location"])
+    december = _create_recap(client, auth, "2026-12")
+    october_only = (
+        "ID Tracking,Tanggal Laporan,Judul Laporan,Kategori,Sumber,Instansi Tujuan,Status,Tanggal Selesai\n"
+        "555,2026-10-02 08:00,Jalan rusak,Infrastruktur,Website,Dinas PU,Selesai,2026-10-20 08:00\n"
+    ).encode()
+    response = _upload(client, auth, december, "oktober.csv", october_only)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "tidak memuat laporan yang diterima pada periode Desember 2026" in page
+    assert "sudah diimpor sebelumnya" in page
+    assert "belum dapat diajukan" not in page
 
 
 def test_cancel_import_discards_upload(app, client, auth):
