@@ -91,6 +91,19 @@ class Desk:
             data["reason"] = reason
         return self.client.post(f"/admin/pengguna/{user_id}/kunci/cabut", data=data)
 
+    def import_key(self, user_id, p12, passphrase):
+        """Import a PKCS#12 for a user from the sysadmin's user form."""
+        page = self.client.get(f"/admin/pengguna/{user_id}").get_data(as_text=True)
+        return self.client.post(
+            f"/admin/pengguna/{user_id}/kunci/impor",
+            data={
+                "csrf_token": csrf_token_from(page),
+                "passphrase": passphrase,
+                "pkcs12": (io.BytesIO(p12), "kunci.p12"),
+            },
+            content_type="multipart/form-data",
+        )
+
     def status(self, app):
         with app.app_context():
             return db.session().get(Recap, self.recap_id).status
@@ -326,26 +339,9 @@ def test_external_pkcs12_imported_and_used_for_paraf(app, desk):
     with app.app_context():
         kasi_id = db.session().query(User).filter_by(username="kasi").one().id
     desk.revoke_key(kasi_id, "superseded")
-    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
-    response = desk.client.post(
-        f"/admin/pengguna/{kasi_id}/kunci/impor",
-        data={
-            "csrf_token": csrf_token_from(page),
-            "passphrase": "frasa-salah-sekali",
-            "pkcs12": (io.BytesIO(p12), "kasi.p12"),
-        },
-        content_type="multipart/form-data",
-    )
+    response = desk.import_key(kasi_id, p12, "frasa-salah-sekali")
     assert response.status_code == 400
-    response = desk.client.post(
-        f"/admin/pengguna/{kasi_id}/kunci/impor",
-        data={
-            "csrf_token": csrf_token_from(page),
-            "passphrase": "frasa-dari-bsre-1",
-            "pkcs12": (io.BytesIO(p12), "kasi.p12"),
-        },
-        content_type="multipart/form-data",
-    )
+    response = desk.import_key(kasi_id, p12, "frasa-dari-bsre-1")
     assert response.status_code == 302
     certs = Path(app.config["CERTS_DIR"])
     assert any(p.name.startswith("external-") for p in certs.glob("*.pem"))
@@ -381,16 +377,7 @@ def test_external_pkcs12_imported_and_used_for_paraf(app, desk):
     assert "Sertifikat penanda tangan telah dicabut." in page
 
     # The leaked key cannot come back through a second import.
-    page = desk.client.get(f"/admin/pengguna/{kasi_id}").get_data(as_text=True)
-    response = desk.client.post(
-        f"/admin/pengguna/{kasi_id}/kunci/impor",
-        data={
-            "csrf_token": csrf_token_from(page),
-            "passphrase": "frasa-dari-bsre-1",
-            "pkcs12": (io.BytesIO(p12), "kasi.p12"),
-        },
-        content_type="multipart/form-data",
-    )
+    response = desk.import_key(kasi_id, p12, "frasa-dari-bsre-1")
     assert response.status_code == 400
     with app.app_context():
         kasi = db.session().get(User, kasi_id)
