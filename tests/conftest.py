@@ -59,7 +59,7 @@ def postgres_schema() -> str:
     return POSTGRES_URL
 
 
-def _truncate_postgres(app) -> None:
+def truncate_postgres(app) -> None:
     from sigrekap.db import Base
 
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
@@ -87,7 +87,7 @@ def app(request, tmp_path):
     config["INSTANCE_PATH"] = str(instance)
     application = create_app(config)
     if request.param == "postgres":
-        _truncate_postgres(application)
+        truncate_postgres(application)
     with application.app_context():
         demo.ensure_demo_office(db.session(), instance)
     yield application

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, csrf_token_from
+from conftest import FIXTURES, csrf_token_from, truncate_postgres
 from forgeries import FORGERIES, GenuineRecap, make_forgeries
 from pdftools import assert_all_valid_and_trusted, make_nss_database, pdfsig_blocks
 from test_workflow import Chain
@@ -98,24 +98,34 @@ class World:
         return keys.trust_roots(self.certs_dir)
 
 
-def build_world(base: Path, sqlite_template: Path) -> World:
-    """Create an app in ``base`` and drive one recap to the archive."""
+def build_world(
+    base: Path, sqlite_template: Path, database_url: str | None = None
+) -> World:
+    """Create an app in ``base`` and drive one recap to the archive.
+
+    The app uses a copy of the SQLite template, or ``database_url`` after
+    emptying its tables.
+    """
     instance = base / "instance"
     instance.mkdir()
-    database = base / "test.db"
-    shutil.copy(sqlite_template, database)
+    if database_url is None:
+        database = base / "test.db"
+        shutil.copy(sqlite_template, database)
+        database_url = f"sqlite:///{database}"
     app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test-only-secret",
             "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
             "CERTS_DIR": str(base / "certs"),
-            "DATABASE_URL": f"sqlite:///{database}",
+            "DATABASE_URL": database_url,
             "INSTANCE_PATH": str(instance),
             # The module's tests upload far more files than a person would.
             "VERIFY_UPLOADS_PER_MINUTE": 10_000,
         }
     )
+    if not database_url.startswith("sqlite"):
+        truncate_postgres(app)
     with app.app_context():
         demo.ensure_demo_office(db.session(), instance)
         office_pki = keys.ensure_office_pki(

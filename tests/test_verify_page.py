@@ -11,7 +11,7 @@ import subprocess
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import FIXTURES, csrf_token_from
+from conftest import BACKENDS, FIXTURES, csrf_token_from
 from test_verify_forgeries import build_world
 
 from sigrekap import create_app, db, recaps, verify_views
@@ -28,9 +28,18 @@ ARCHIVE_PATTERN = re.compile(r'data-archive="(\w+)"')
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory, sqlite_template):
-    built = build_world(tmp_path_factory.mktemp("verify-page"), sqlite_template)
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request, tmp_path_factory, sqlite_template):
+    # The pages look recaps and revisions up in the database, so they run on
+    # both backends like the rest of the suite.
+    database_url = (
+        request.getfixturevalue("postgres_schema")
+        if request.param == "postgres"
+        else None
+    )
+    built = build_world(
+        tmp_path_factory.mktemp("verify-page"), sqlite_template, database_url
+    )
     yield built
     built.app.extensions["sigrekap.engine"].dispose()
 
@@ -169,10 +178,9 @@ def test_pdf_is_recognised_by_content_not_name(client, world):
     assert VERDICT_PATTERN.findall(text_of(response)) == ["valid"]
 
 
-@pytest.mark.parametrize(
-    "form", [{}, {"berkas": (io.BytesIO(b""), "")}], ids=["missing", "blank"]
-)
-def test_upload_without_file_is_rejected(client, form):
+@pytest.mark.parametrize("blank", [False, True], ids=["missing", "blank"])
+def test_upload_without_file_is_rejected(client, blank):
+    form = {"berkas": (io.BytesIO(b""), "")} if blank else {}
     form["csrf_token"] = csrf_token_from(text_of(client.get("/verifikasi")))
     response = client.post("/verifikasi", data=form, content_type="multipart/form-data")
     page = text_of(response)
