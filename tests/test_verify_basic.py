@@ -30,6 +30,7 @@ from sigrekap.verify import (
     EXIT_UNVERIFIABLE,
     EXIT_VALID,
     MAX_REVISIONS,
+    MAX_UPDATED_OBJECTS,
     RevokedCertificate,
     verify_pdf,
 )
@@ -582,6 +583,17 @@ def test_too_many_revisions_are_invalid(revisions, roots):
     assert report.signatures == []
     assert report.revisions == MAX_REVISIONS + genuine_revisions
     assert f"lebih dari {MAX_REVISIONS}" in report.problems[0]
+
+
+def test_too_many_added_objects_are_invalid(revisions, roots):
+    def add_objects(writer):
+        for index in range(MAX_UPDATED_OBJECTS + 1):
+            writer.add_object(generic.NumberObject(index))
+
+    report = verify_pdf(append_update(revisions[-1], add_objects), roots)
+    assert report.exit_code == EXIT_INVALID
+    assert report.signatures == []
+    assert "objek PDF" in report.problems[0]
 
 
 def test_pdf_with_only_empty_fields_is_unverifiable(revisions, roots):
