@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import accounts, archive_cli, db, demo, importing, keys, recaps, workflow
@@ -220,7 +221,16 @@ def verify_command(file: Path, as_json: bool) -> None:
     except OSError as exc:
         click.echo(f"Cannot read {file}: {exc.strerror}", err=True)
         sys.exit(EXIT_UNVERIFIABLE)
-    revocation = keys.revocation_data(db.session(), Path(current_app.instance_path))
+    try:
+        revocation = keys.revocation_data(db.session(), Path(current_app.instance_path))
+    except SQLAlchemyError as exc:
+        # Without the revoked keys a leaked key's signature would pass.
+        click.echo(
+            f"Cannot read the revoked keys from the database ({exc.__class__.__name__}). "
+            "Run `flask --app wsgi upgrade-db` to set the database up, then verify again.",
+            err=True,
+        )
+        sys.exit(EXIT_UNVERIFIABLE)
     report = verify_pdf(
         data,
         keys.trust_roots(Path(current_app.config["CERTS_DIR"])),

@@ -382,3 +382,23 @@ def test_pdfsig_agrees_on_genuine_revisions(world, tmp_path):
         assert all(sig.intact for sig in report.signatures), kind
         assert all(sig.valid for sig in report.signatures), kind
         assert all(sig.trusted for sig in report.signatures), kind
+
+
+def test_cli_without_database_stops_with_advice(world, tmp_path):
+    # A fresh instance whose database was never migrated has no key table.
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-only-secret",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "CERTS_DIR": str(world.certs_dir),
+        }
+    )
+    path = tmp_path / "rekap.pdf"
+    path.write_bytes(world.genuine.kadis)
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["verify", str(path)])
+    assert result.exit_code == EXIT_CODES["unverifiable"]
+    assert "upgrade-db" in result.output
+    assert "Traceback" not in result.output
