@@ -218,6 +218,11 @@ def query_types(data: dict[str, list], rng: random.Random) -> dict[str, Callable
         "text + year + status": lambda: archive.SearchFilters(
             text=rng.choice(common), year=year(), status="archived"
         ),
+        "one letter + month + status": lambda: archive.SearchFilters(
+            text=rng.choice("bcdghjklmnprstw"),
+            month=rng.randint(1, 12),
+            status="signed",
+        ),
         "filter: year": lambda: archive.SearchFilters(year=year()),
         "filter: month + status": lambda: archive.SearchFilters(
             month=rng.randint(1, 12), status="signed"

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ColumnClause,
     ColumnElement,
     Insert,
+    Integer,
     Select,
     Table,
     Text,
@@ -874,11 +875,22 @@ def _postgres_text_plan(
     conditions = metadata + [match(_postgres_tsquery(words))]
     matching = select(ArchiveDocument.recap_id).where(*conditions)
 
-    if _is_selective(session, metadata):
-        # The other filters select a few rows: test just those.
-        with _planner_settings(session, _SORTED_WALK):
-            count = _capped_count(session, matching, COUNT_LIMIT + 1)
-        return _Plan(conditions, count=count, settings=_SORTED_WALK)
+    if metadata:
+        selected = list(
+            session.scalars(
+                select(ArchiveDocument.recap_id).where(*metadata).limit(SELECTIVE_ROWS)
+            )
+        )
+        if len(selected) < SELECTIVE_ROWS:
+            # The other filters select a few rows: test just those. Naming them
+            # by id keeps PostgreSQL from testing the text on every row that an
+            # index of one filter yields before the other filters.
+            ids = bindparam("selected_ids", selected, type_=postgresql.ARRAY(Integer))
+            conditions = [ArchiveDocument.recap_id == func.any(ids), conditions[-1]]
+            matching = select(ArchiveDocument.recap_id).where(*conditions)
+            with _planner_settings(session, _SORTED_WALK):
+                count = _capped_count(session, matching, COUNT_LIMIT + 1)
+            return _Plan(conditions, count=count, settings=_SORTED_WALK)
 
     # PostgreSQL's estimates, which the column's large statistics target keeps
     # close for prefixes too, choose between reading the GIN index and
