@@ -29,7 +29,6 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
-    and_,
     bindparam,
     column,
     delete,
@@ -837,8 +836,10 @@ def _sqlite_text_plan(
         select(literal_column("1")).select_from(fts).where(matches, rowid == recap_id)
     )
     if selective:
-        # The other filters select a few rows: check just those against FTS.
-        return _Plan(conditions + [probe])
+        # The other filters select a few rows: check just those. Reading their
+        # stored words is cheaper than an FTS query per row, which loads the
+        # whole list of a common prefix each time.
+        return _Plan(conditions + [_words_start_condition(words)])
 
     # A common word. Sorting all its matches would cost time in proportion to
     # their number, so the page walks the catalog in sort order instead, and
@@ -857,6 +858,19 @@ def _sqlite_text_plan(
     # Most recaps match: checking row by row fills a page within a few rows,
     # sooner than materialising the matches.
     return _Plan(conditions + [probe], fts_count)
+
+
+def _words_start_condition(words: list[str]) -> ColumnElement[bool]:
+    """Match catalog rows whose stored words include one starting with each word."""
+    # The stored body is normalised words joined by single spaces, and words
+    # hold letters and digits only, so LIKE needs no escaping.
+    padded = literal(" ").concat(ArchiveText.body)
+    return exists(
+        select(ArchiveText.recap_id).where(
+            ArchiveText.recap_id == ArchiveDocument.recap_id,
+            *[padded.contains(" " + word) for word in words],
+        )
+    )
 
 
 def _postgres_text_plan(
@@ -1022,11 +1036,7 @@ def _plan(session: Session, filters: SearchFilters, needed: int) -> _Plan:
     if dialect == "postgresql":
         return _postgres_text_plan(session, words, conditions, needed)
     # Other databases: a slower scan with the same meaning.
-    padded = literal(" ").concat(ArchiveText.body)
-    found = select(ArchiveText.recap_id).where(
-        and_(*[padded.contains(" " + word) for word in words])
-    )
-    return _Plan(conditions + [ArchiveDocument.recap_id.in_(found)])
+    return _Plan(conditions + [_words_start_condition(words)])
 
 
 def _ordering(filters: SearchFilters) -> list[Any]:
