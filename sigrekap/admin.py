@@ -18,8 +18,8 @@ from flask_login import current_user
 
 from . import accounts, db, keys
 from .auth import role_required
-from .errors import NotFoundError, UserError
-from .models import ROLE_LABELS, ROLES, SigningKey, utcnow
+from .errors import UserError
+from .models import ROLE_LABELS, ROLES, utcnow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -194,12 +194,8 @@ def revoke_key(user_id: int):  # type: ignore[no-untyped-def]
 @role_required("sysadmin")
 def change_revocation_reason(user_id: int, key_id: int):  # type: ignore[no-untyped-def]
     """Set or escalate the reason of a revoked key."""
-    session = db.session()
-    key = session.get(SigningKey, key_id)
-    if key is None or key.user_id != user_id:
-        raise NotFoundError("Kunci yang dicabut tidak ditemukan.")
     keys.change_revocation_reason(
-        session, current_user, key_id, request.form.get("reason", "")
+        db.session(), current_user, user_id, key_id, request.form.get("reason", "")
     )
     flash("Alasan pencabutan kunci disimpan.", "success")
     return redirect(url_for("admin.edit_user", user_id=user_id))
@@ -234,9 +230,7 @@ def _parse_date(text: str, label: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise UserError(
-            f"Tanggal {label} tidak valid; gunakan format TTTT-BB-HH."
-        ) from None
+        raise UserError(f"Tanggal {label} tidak valid; gunakan format TTTT-BB-HH.") from None
 
 
 @bp.route("/penunjukan", methods=["GET", "POST"])

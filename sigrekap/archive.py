@@ -88,8 +88,9 @@ COUNT_LIMIT = 1000
 COMMON_MATCHES = 5000
 #: On SQLite, text queries with this many matches check each catalog row.
 VERY_COMMON_MATCHES = 50_000
-#: On SQLite, when a word is that common but the other filters select fewer
-#: catalog rows than this, the matches are counted from those rows.
+#: When the other filters select fewer catalog rows than this, a text query
+#: tests just those rows. SQLite does so only for words with COMMON_MATCHES or
+#: more matches, because it looks rarer words up in FTS5 directly.
 SELECTIVE_ROWS = 500
 # Costs of a PostgreSQL text query's steps, in microseconds. They are
 # estimates from bench/bench_search.py on 100,000 recaps (2 shared cores,
@@ -831,7 +832,7 @@ def _sqlite_text_plan(
         # Few matches: look each up in the catalog, then sort them.
         return _Plan(conditions + [recap_id.in_(found)])
 
-    selective = _is_selective(session, conditions)
+    selective = _selected_ids(session, conditions) is not None
     probe = exists(
         select(literal_column("1")).select_from(fts).where(matches, rowid == recap_id)
     )
@@ -886,25 +887,22 @@ def _postgres_text_plan(
 
     metadata = conditions
     word_queries = [_postgres_tsquery([word]) for word in words]
-    conditions = metadata + [match(_postgres_tsquery(words))]
-    matching = select(ArchiveDocument.recap_id).where(*conditions)
+    text_match = match(_postgres_tsquery(words))
 
-    if metadata:
-        selected = list(
-            session.scalars(
-                select(ArchiveDocument.recap_id).where(*metadata).limit(SELECTIVE_ROWS)
-            )
-        )
-        if len(selected) < SELECTIVE_ROWS:
-            # The other filters select a few rows: test just those. Naming them
-            # by id keeps PostgreSQL from testing the text on every row that an
-            # index of one filter yields before the other filters.
-            ids = bindparam("selected_ids", selected, type_=postgresql.ARRAY(Integer))
-            conditions = [ArchiveDocument.recap_id == func.any(ids), conditions[-1]]
-            matching = select(ArchiveDocument.recap_id).where(*conditions)
-            with _planner_settings(session, _SORTED_WALK):
-                count = _capped_count(session, matching, COUNT_LIMIT + 1)
-            return _Plan(conditions, count=count, settings=_SORTED_WALK)
+    selected = _selected_ids(session, metadata)
+    if selected is not None:
+        # The other filters select a few rows: test just those. Naming them
+        # by id keeps PostgreSQL from testing the text on every row that an
+        # index of one filter yields before the other filters.
+        ids = bindparam("selected_ids", selected, type_=postgresql.ARRAY(Integer))
+        conditions = [ArchiveDocument.recap_id == func.any(ids), text_match]
+        matching = select(ArchiveDocument.recap_id).where(*conditions)
+        with _planner_settings(session, _SORTED_WALK):
+            count = _capped_count(session, matching, COUNT_LIMIT + 1)
+        return _Plan(conditions, count=count, settings=_SORTED_WALK)
+
+    conditions = [*metadata, text_match]
+    matching = select(ArchiveDocument.recap_id).where(*conditions)
 
     # PostgreSQL's estimates, which the column's large statistics target keeps
     # close for prefixes too, choose between reading the GIN index and
@@ -925,7 +923,7 @@ def _postgres_text_plan(
     # A walk finds the page but not the count, which costs a query of its own.
     counted = min(costs.matches, COUNT_LIMIT + 1)
     count_by_walk = costs.walk(counted) < costs.bitmap(counted)
-    count_cost = min(costs.walk(counted), costs.bitmap(counted))
+    count_cost = costs.walk(counted) if count_by_walk else costs.bitmap(counted)
     if costs.bitmap(costs.matches) <= count_cost + costs.walk(needed):
         # One pass over the GIN bitmap finds, sorts and counts the matches.
         return _Plan(conditions, settings=_BITMAP_SCANS, count_with_page=True)
@@ -1015,12 +1013,19 @@ def _planner_settings(session: Session, settings: Mapping[str, str]) -> Iterator
         )
 
 
-def _is_selective(session: Session, conditions: list[ColumnElement[bool]]) -> bool:
-    """Tell whether the metadata filters alone select fewer than SELECTIVE_ROWS."""
+def _selected_ids(
+    session: Session, conditions: list[ColumnElement[bool]]
+) -> list[int] | None:
+    """Return the ids that the metadata filters alone select, if fewer than
+    SELECTIVE_ROWS, and None when there are more or no filters."""
     if not conditions:
-        return False
-    selected = select(ArchiveDocument.recap_id).where(*conditions)
-    return _capped_count(session, selected, SELECTIVE_ROWS) < SELECTIVE_ROWS
+        return None
+    selected = list(
+        session.scalars(
+            select(ArchiveDocument.recap_id).where(*conditions).limit(SELECTIVE_ROWS)
+        )
+    )
+    return selected if len(selected) < SELECTIVE_ROWS else None
 
 
 def _plan(session: Session, filters: SearchFilters, needed: int) -> _Plan:

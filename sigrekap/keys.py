@@ -35,8 +35,6 @@ REVOCATION_REASONS = {
     "superseded": "Diganti kunci baru, misalnya karena lupa frasa sandi",
     "cessation_of_operation": "Pejabat tidak lagi menjabat",
 }
-#: Reasons after which the key's earlier signatures stay valid.
-REPLACEMENT_REASONS = ("superseded", "cessation_of_operation")
 #: The RFC 5280 reason code that the CRL publishes for each reason.
 CRL_REASONS = {
     "key_compromise": x509.ReasonFlags.key_compromise,
@@ -117,7 +115,7 @@ def _publish_ca_certificate(office_pki: OfficePKI, certs: Path) -> None:
         fingerprint = office_pki.ca.certificate.fingerprint(hashes.SHA256()).hex()
         path = certs / f"sigrekap-ca-{fingerprint[:16]}.pem"
         logger.warning(
-            "%s holds another office CA; writing this instance's CA to %s",
+            "%s contains another office CA; writing this instance's CA to %s",
             certs / CA_CERT_FILENAME,
             path,
         )
@@ -341,7 +339,7 @@ def revoked_keys(session: Session, user: User) -> list[SigningKey]:
 
 
 def change_revocation_reason(
-    session: Session, actor: User, key_id: int, reason: str
+    session: Session, actor: User, user_id: int, key_id: int, reason: str
 ) -> SigningKey:
     """Set the reason of a revoked key, for example when a leak comes to light.
 
@@ -356,7 +354,7 @@ def change_revocation_reason(
     if reason not in REVOCATION_REASONS:
         raise UserError("Pilih alasan pencabutan kunci dari daftar.")
     key = session.get(SigningKey, key_id)
-    if key is None or not key.is_revoked:
+    if key is None or key.user_id != user_id or not key.is_revoked:
         raise NotFoundError("Kunci yang dicabut tidak ditemukan.")
     previous = key.revocation_reason
     if previous == "key_compromise" and reason != "key_compromise":
@@ -415,22 +413,23 @@ def revocation_data(session: Session, instance: Path) -> RevocationData:
     does not exist yet. Imported external keys have no CRL here, so their
     revocations are passed on directly.
     """
+    revoked_rows = list(
+        session.scalars(select(SigningKey).where(SigningKey.is_revoked.is_(True)))
+    )
     try:
-        crls = [office_crl(session, load_office_pki(instance))]
+        office_pki = load_office_pki(instance)
     except UserError:
         crls = []
-    external = session.scalars(
-        select(SigningKey).where(
-            SigningKey.is_revoked.is_(True), SigningKey.is_external.is_(True)
-        )
-    )
+    else:
+        crls = [_crl_of(office_pki, revoked_rows)]
     revoked = [
         RevokedCertificate(
             certificate=key.certificate_pem.encode(),
             revoked_at=_revocation_time(key),
             reason=key.revocation_reason,
         )
-        for key in external
+        for key in revoked_rows
+        if key.is_external
     ]
     return RevocationData(crls=crls, revoked=revoked)
 
@@ -451,14 +450,17 @@ def _revocation_time(key: SigningKey) -> dt.datetime:
 
 def office_crl(session: Session, office_pki: OfficePKI) -> bytes:
     """Build the office CA's CRL of every key it issued that has been revoked."""
-    revoked = session.scalars(
-        select(SigningKey).where(
-            SigningKey.is_revoked.is_(True), SigningKey.is_external.is_(False)
-        )
-    )
+    revoked = session.scalars(select(SigningKey).where(SigningKey.is_revoked.is_(True)))
+    return _crl_of(office_pki, list(revoked))
+
+
+def _crl_of(office_pki: OfficePKI, revoked: list[SigningKey]) -> bytes:
+    """Build the office CA's CRL from revoked keys, leaving out external ones."""
     entries = []
     reasons = {}
     for key in revoked:
+        if key.is_external:
+            continue
         serial = int(key.serial, 16)
         entries.append((serial, _revocation_time(key)))
         if key.revocation_reason in CRL_REASONS:
@@ -541,9 +543,7 @@ def _was_revoked(session: Session, certificate: x509.Certificate) -> bool:
 def unlock_key(session: Session, actor: User, user_id: int) -> SigningKey:
     """Lift a passphrase lockout early, after the sysadmin has checked with the owner."""
     if actor.role != "sysadmin":
-        raise PermissionDeniedError(
-            "Hanya administrator sistem yang dapat membuka blokir kunci."
-        )
+        raise PermissionDeniedError("Hanya administrator sistem yang dapat membuka blokir kunci.")
     user = session.get(User, user_id)
     key = active_key(session, user) if user else None
     if key is None:
@@ -551,7 +551,5 @@ def unlock_key(session: Session, actor: User, user_id: int) -> SigningKey:
     key.locked_until_dt = None
     key.failed_attempts = 0
     session.commit()
-    logger.info(
-        "Signing key %s of user %s unblocked by user %s", key.id, user_id, actor.id
-    )
+    logger.info("Signing key %s of user %s unblocked by user %s", key.id, user_id, actor.id)
     return key

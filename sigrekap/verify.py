@@ -144,7 +144,7 @@ class RevokedCertificate:
 
 @dataclass(frozen=True)
 class RevocationData:
-    """What a verification knows about revoked certificates."""
+    """Revocation facts that a verification applies."""
 
     crls: Sequence[bytes] = ()
     """DER CRLs; only those that a trust root signed are used."""
@@ -355,8 +355,11 @@ def verify_pdf(
 def _signed_by_roots(
     crls: Iterable[bytes], roots: list[asn1_x509.Certificate]
 ) -> list[asn1_crl.CertificateList]:
-    """Keep the DER CRLs whose signature a trust root with their issuer's name
-    verifies, because the verdict relies on them without pyHanko's checks."""
+    """Parse the DER CRLs that a trust root with the issuer's name signed.
+
+    The verdict applies CRL entries beyond pyHanko's own checks, so a CRL
+    without a valid signature is dropped with a warning.
+    """
     keys_by_subject = {}
     for root in roots:
         certificate = x509.load_der_x509_certificate(root.dump())
@@ -513,10 +516,11 @@ def _size_problem(reader: PdfFileReader) -> str | None:
             "(konsep, segel, paraf dan tanda tangan)."
         )
     counts = [len(list(xrefs.explicit_refs_in_revision(r))) for r in range(revisions)]
-    if sum(counts) > MAX_OBJECTS or sum(counts[1:]) > MAX_UPDATED_OBJECTS:
+    total, added = sum(counts), sum(counts[1:])
+    if total > MAX_OBJECTS or added > MAX_UPDATED_OBJECTS:
         return (
-            f"Berkas memuat {sum(counts)} objek PDF, {sum(counts[1:])} di antaranya "
-            "dalam revisi tambahan; itu melebihi batas pemeriksaan "
+            f"Berkas memuat {total} objek PDF, {added} di antaranya dalam revisi "
+            "tambahan; itu melebihi batas pemeriksaan "
             f"({MAX_OBJECTS} objek, {MAX_UPDATED_OBJECTS} dalam revisi tambahan)."
         )
     return None
@@ -761,8 +765,8 @@ def _validate(
         # so the signer's chain is checked as it stood then. The timestamp
         # itself is still checked at the validation time.
         # NOTE: once the TSA certificate expires too, nothing proves the time
-        # any more and the signature reads invalid; archive timestamps
-        # (PAdES B-LTA) are not added, so recaps are valid for that long.
+        # any more, so the signature reads invalid. Archive timestamps (PAdES
+        # B-LTA) are not added, so recaps stay valid only that long.
         checked_at = status.timestamp_validity.timestamp
         then = validate_pdf_signature(
             embedded,
@@ -894,8 +898,8 @@ _STARTXREF = re.compile(rb"startxref\s+(\d{1,15})\s+%%EOF")
 _TRAILING_FILL = b" \t\r\n\x0c\x00"
 # A cross-reference table, or an xref stream's "N G obj" header.
 _XREF_START = re.compile(rb"\s*(?:xref|\d{1,10}\s+\d{1,5}\s+obj)")
-# CRL reasons after which earlier signatures of the key stay valid.
-_REPLACEMENT_REASONS = ("superseded", "cessation_of_operation")
+#: CRL reasons after which earlier signatures of the key stay valid.
+REPLACEMENT_REASONS = ("superseded", "cessation_of_operation")
 
 
 def _trust_problem(status: PdfSignatureStatus | DocumentTimestampStatus) -> str:
@@ -958,7 +962,7 @@ def _trust_lost_after_timestamp(
     entry = revocations.entry(status.signing_cert)
     if entry is not None:
         revoked_at, reason = entry
-        return reason in _REPLACEMENT_REASONS and revoked_at > tst.timestamp
+        return reason in REPLACEMENT_REASONS and revoked_at > tst.timestamp
     indication = getattr(status.trust_problem_indic, "name", "")
     return not status.revoked and indication in _EXPIRED_INDICATIONS
 
@@ -979,11 +983,7 @@ def _check_listed_revocation(
         return
     revoked_at, reason = entry
     attested = report.timestamp_time if report.timestamp_trusted else None
-    if (
-        reason in _REPLACEMENT_REASONS
-        and attested is not None
-        and revoked_at > attested
-    ):
+    if reason in REPLACEMENT_REASONS and attested is not None and revoked_at > attested:
         report.revocation = "revoked_later"
         return
     report.revocation = "revoked"
@@ -1001,28 +1001,30 @@ class _Revocations:
         revoked: Iterable[RevokedCertificate],
     ) -> None:
         self.crls = crls
-        self._local: dict[tuple[bytes, int], tuple[dt.datetime, str | None]] = {}
+        # (issuer name, serial) -> (revocation time, reason name or None).
+        # A CRL entry wins over a revocation known without one.
+        self._entries: dict[tuple[str, int], tuple[dt.datetime, str | None]] = {}
+        for crl in crls:
+            issuer = crl.issuer.hashable
+            for entry in crl["tbs_cert_list"]["revoked_certificates"]:
+                reason = entry.crl_reason_value
+                self._entries.setdefault(
+                    (issuer, entry["user_certificate"].native),
+                    (
+                        entry["revocation_date"].native,
+                        reason.native if reason is not None else None,
+                    ),
+                )
         for item in revoked:
             cert = to_asn1_certificate(item.certificate)
-            key = (cert.issuer.dump(), cert.serial_number)
-            self._local[key] = (item.revoked_at, item.reason)
+            key = (cert.issuer.hashable, cert.serial_number)
+            self._entries.setdefault(key, (item.revoked_at, item.reason))
 
     def entry(
         self, cert: asn1_x509.Certificate
     ) -> tuple[dt.datetime, str | None] | None:
         """Return the revocation time and reason recorded for ``cert``."""
-        for crl in self.crls:
-            if crl.issuer != cert.issuer:
-                continue
-            for entry in crl["tbs_cert_list"]["revoked_certificates"]:
-                if entry["user_certificate"].native != cert.serial_number:
-                    continue
-                reason = entry.crl_reason_value
-                return (
-                    entry["revocation_date"].native,
-                    reason.native if reason is not None else None,
-                )
-        return self._local.get((cert.issuer.dump(), cert.serial_number))
+        return self._entries.get((cert.issuer.hashable, cert.serial_number))
 
 
 def _valid_at(cert: asn1_x509.Certificate, moment: dt.datetime) -> bool:

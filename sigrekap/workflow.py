@@ -25,6 +25,7 @@ from .models import ActingAppointment, Recap, Revision, User, utcnow
 from .pki import SigningError
 from .storage import FileStore, StorageIntegrityError
 from .tsa import TimestampConfig, make_timestamper
+from .verify import REPLACEMENT_REASONS
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ def leaked_key_problem(session: Session, recap: Recap) -> str | None:
         key = keys.key_used_at(session, revision.signer_id, revision.created_dt)
         if key is None or not key.is_revoked:
             continue
-        if key.revocation_reason in keys.REPLACEMENT_REASONS:
+        if key.revocation_reason in REPLACEMENT_REASONS:
             continue
         signer = revision.signer.name if revision.signer else "penanda tangan"
         mark = REVISION_LABELS[revision.kind].lower()
